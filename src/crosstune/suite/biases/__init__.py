@@ -1,0 +1,1 @@
+"""Bias templates, one module per family; each module registers its biases on import."""
