@@ -1,0 +1,3 @@
+from crosstune.cli import main
+
+main()

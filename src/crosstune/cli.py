@@ -1,0 +1,156 @@
+"""The `crosstune` command line: parse, call one library function, print."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from crosstune.errors import CrosstuneError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Measure cognitive biases of language models and find where they come from.")
+biases_app = typer.Typer(no_args_is_help=True, help="The bias suite.")
+models_app = typer.Typer(no_args_is_help=True, help="Models crosstune can load.")
+app.add_typer(biases_app, name="biases")
+app.add_typer(models_app, name="models")
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+@biases_app.command("list")
+def biases_list() -> None:
+    """List every bias with its scale and what the treatment changes."""
+    from crosstune.suite.registry import all_biases
+
+    table = Table("name", "options", "source", "treatment differs by")
+    for b in all_biases():
+        table.add_row(b.name, str(b.n_options), b.source, b.manipulation)
+    console.print(table)
+
+
+@biases_app.command("show")
+def biases_show(
+    name: str,
+    seed: Annotated[int, typer.Option(help="seed for the example pair")] = 0,
+) -> None:
+    """Describe one bias and print an example control/treatment pair."""
+    from crosstune.suite.prompts import user_prompt
+    from crosstune.suite.registry import get_bias
+
+    bias = get_bias(name)
+    pair = bias.generate(1, seed)[0]
+    console.print(f"[bold]{bias.title}[/bold] ({bias.name}), {bias.source}")
+    console.print(f"treatment differs by: {bias.manipulation}")
+    console.print(f"a positive score means: {bias.positive_means}")
+    console.print(f"metric: {pair.metric}\n")
+    for side in ("control", "treatment"):
+        console.rule(side)
+        console.print(user_prompt(pair, side), markup=False)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The embedded models (offline) and the other kinds of model specification."""
+    from crosstune.models.embedded import EMBEDDED, cached_folder
+
+    table = Table("name", "prompt format", "description", "converted")
+    for m in EMBEDDED.values():
+        done = (cached_folder(m.name) / "crosstune-source.json").exists()
+        table.add_row(m.name, m.prompt_format, m.description, "yes" if done else "on first use")
+    console.print(table)
+    console.print("Also accepted by --model: a Hugging Face hub id, a local model folder, "
+                  "a PEFT adapter folder, or a .gguf file.")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(text).name or text).strip("-")
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[str, typer.Option(help="embedded name, hub id, folder, adapter or .gguf")],
+    biases: Annotated[list[str] | None, typer.Option(
+        "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
+    pairs: Annotated[int, typer.Option(help="control/treatment pairs per bias")] = 20,
+    seed: Annotated[int, typer.Option(help="seed for pairs, option order, bootstrap")] = 0,
+    method: Annotated[str, typer.Option(help="probability | generate")] = "probability",
+    metric: Annotated[str, typer.Option(help="headline score: linear | choice")] = "linear",
+    out: Annotated[Path | None, typer.Option(help="run folder; default runs/eval-MODEL")] = None,
+    adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
+    prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    trust_remote_code: Annotated[bool, typer.Option(
+        help="run code shipped with a hub model (off: only do this for code you trust)")] = False,
+) -> None:
+    """Measure every selected bias on one model and write a run folder."""
+    from crosstune.engine import ResultCache
+    from crosstune.evaluate import EvalConfig, build_pairs, evaluate, write_run
+    from crosstune.models import load_model
+    from crosstune.paths import home
+    from crosstune.store import claim_folder
+
+    names = [n for item in biases or [] for n in item.split(",") if n.strip()] or None
+    if method not in ("probability", "generate"):
+        raise CrosstuneError(f"--method must be probability or generate, got {method!r}")
+    if metric not in ("linear", "choice"):
+        raise CrosstuneError(f"--metric must be linear or choice, got {metric!r}")
+    if prompt_format not in ("auto", "chat", "plain"):
+        raise CrosstuneError(f"--format must be auto, chat or plain, got {prompt_format!r}")
+    config = EvalConfig(biases=names, pairs=pairs, seed=seed, method=method, metric=metric)
+    n_prompts = 2 * len(build_pairs(config))  # validates names and --pairs before loading
+    folder = out or Path("runs") / f"eval-{_slug(model)}{'-' + _slug(adapter) if adapter else ''}"
+    started = time.perf_counter()
+    with console.status(f"loading {model}"):
+        handle = load_model(model, adapter, prompt_format, device,  # type: ignore[arg-type]
+                            trust_remote_code=trust_remote_code)
+    claim_folder(folder, handle.fingerprint)
+    loaded = time.perf_counter()
+    cache = ResultCache(home() / "results.sqlite")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(f"scoring {n_prompts} prompts", total=n_prompts)
+        result = evaluate(handle, config, cache, lambda k: bar.advance(task, k))
+    result.manifest["timing_s"] = {"load": round(loaded - started, 2),
+                                   "evaluate": round(time.perf_counter() - loaded, 2)}
+    write_run(result, folder)
+    _print_summary(result.summary, metric)
+    console.print(f"results: {folder}  (load {loaded - started:.1f}s, "
+                  f"evaluate {time.perf_counter() - loaded:.1f}s)")
+
+
+def _print_summary(summary, metric: str) -> None:
+    table = Table("bias", "n", f"score ({metric})", "95% CI", "p", "valid mass", "parse fail")
+    for row in summary.itertuples():
+        table.add_row(row.bias, str(row.n_scored), f"{row.score:+.3f}",
+                      f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", f"{row.p_value:.3g}",
+                      f"{row.valid_mass:.2f}", f"{row.parse_failure_rate:.0%}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    logging.basicConfig(level=os.environ.get("CROSSTUNE_LOG", "WARNING"))
+    try:
+        app(standalone_mode=False)
+    except CrosstuneError as err:
+        errors.print(f"error: {err}", markup=False, highlight=False)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:  # click's usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,100 @@
+"""A loaded model with what it takes to prompt it and to name its results unambiguously."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+PromptFormat = Literal["chat", "plain"]
+ModelKind = Literal["causal", "seq2seq"]
+
+
+@dataclass
+class ModelHandle:
+    """Model + tokenizer + how prompts are built; `fingerprint` keys every cached result."""
+
+    name: str
+    model: Any
+    tokenizer: Any
+    kind: ModelKind
+    prompt_format: PromptFormat
+    source: str
+    adapter: str | None = None
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = model_fingerprint(self)
+
+    def render(self, user_text: str, cue: str) -> str:
+        """The full context string: chat template (chat models) or plain text, then the cue."""
+        if self.prompt_format == "chat":
+            messages = [{"role": "user", "content": user_text}]
+            head = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+            return f"{head}{cue}"
+        return f"{user_text}\n{cue}"
+
+    @property
+    def add_special_tokens(self) -> bool:
+        """Chat templates write their own BOS; plain prompts let the tokenizer add it."""
+        return self.prompt_format == "plain"
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for manifests."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "adapter": self.adapter,
+            "kind": self.kind,
+            "prompt_format": self.prompt_format,
+            "dtype": str(next(self.model.parameters()).dtype),
+            "architecture": type(self.model).__name__,
+            "n_parameters": sum(p.numel() for p in self.model.parameters()),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer (name, dtype, shape, bytes): adapters included."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().data if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def tokenizer_digest(tokenizer: Any) -> str:
+    """sha256 of the full tokenizer definition, special tokens and chat template."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    body = backend.to_str() if backend is not None else json.dumps(
+        sorted(tokenizer.get_vocab().items())
+    )
+    extra = json.dumps(
+        {
+            "special": tokenizer.special_tokens_map,
+            "template": getattr(tokenizer, "chat_template", None),
+            "padding_side": tokenizer.padding_side,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256((body + extra).encode()).hexdigest()
+
+
+def model_fingerprint(handle: ModelHandle) -> str:
+    """One id for weights + adapter + dtype + tokenizer + template + prompt format."""
+    parts = {
+        "weights": weights_digest(handle.model),
+        "tokenizer": tokenizer_digest(handle.tokenizer),
+        "kind": handle.kind,
+        "prompt_format": handle.prompt_format,
+        "dtype": str(next(handle.model.parameters()).dtype),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]

@@ -1,0 +1,1 @@
+"""From answers to numbers: per-pair metrics and per-bias summaries with uncertainty."""

@@ -1,0 +1,96 @@
+"""Engine: batched option scoring equals naive scoring; the cache makes reruns free."""
+
+import numpy as np
+import pytest
+
+from crosstune.engine import OptionQuery, OptionScorer, ResultCache
+from crosstune.suite.prompts import ANSWER_CUE, label_continuations, user_prompt
+from crosstune.suite.registry import select_biases
+from tests.reference import naive_logprobs
+
+
+def _queries(handle, labels=None, n=3):
+    queries = []
+    for bias in select_biases(["anchoring", "framing_effect", "decoy_effect", "belief_valid"]):
+        for pair in bias.generate(n, 0):
+            for side in ("control", "treatment"):
+                context = handle.render(user_prompt(pair, side), ANSWER_CUE)
+                queries.append(OptionQuery(context, labels or label_continuations(pair, side)))
+    return queries
+
+
+def _count_forwards(handle):
+    calls = []
+    handle.model.register_forward_hook(lambda *args: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("fixture", ["causal_handle", "plain_handle", "seq2seq_handle"])
+def test_batched_scores_equal_naive_one_at_a_time_scores(fixture, request):
+    handle = request.getfixturevalue(fixture)
+    queries = _queries(handle)
+    got = OptionScorer(handle, token_budget=2048).logprobs(queries)
+    for query, scores in zip(queries, got, strict=True):
+        np.testing.assert_allclose(scores, naive_logprobs(handle, query.context, query.labels),
+                                   atol=1e-5)
+
+
+def test_multi_token_labels_equal_naive_scores(causal_handle):
+    labels = (" 10", " 100", " yes please", " A")
+    queries = _queries(causal_handle, labels=labels, n=2)
+    assert any(len(causal_handle.tokenizer(lab)["input_ids"]) > 1 for lab in labels)
+    got = OptionScorer(causal_handle).logprobs(queries)
+    for query, scores in zip(queries, got, strict=True):
+        np.testing.assert_allclose(scores, naive_logprobs(causal_handle, query.context, labels),
+                                   atol=1e-5)
+
+
+def test_single_token_labels_cost_one_forward_per_batch(causal_handle):
+    queries = _queries(causal_handle)
+    calls = _count_forwards(causal_handle)
+    OptionScorer(causal_handle, token_budget=10**9).logprobs(queries)
+    assert len(calls) == 1
+
+
+def test_rerun_hits_the_cache_and_runs_no_forward_pass(causal_handle, tmp_path):
+    queries = _queries(causal_handle)
+    cache = ResultCache(tmp_path / "cache.sqlite")
+    first = OptionScorer(causal_handle, cache).logprobs(queries)
+    calls = _count_forwards(causal_handle)
+    again = OptionScorer(causal_handle, ResultCache(tmp_path / "cache.sqlite")).logprobs(queries)
+    assert calls == []
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cache_is_keyed_by_model_fingerprint(causal_handle, plain_handle, tmp_path):
+    cache = ResultCache(tmp_path / "cache.sqlite")
+    queries = _queries(causal_handle, n=1)
+    OptionScorer(causal_handle, cache).logprobs(queries)
+    calls = _count_forwards(plain_handle)
+    OptionScorer(plain_handle, cache).logprobs(queries)
+    assert calls
+
+
+def test_interrupted_run_keeps_finished_batches(causal_handle, tmp_path):
+    queries = _queries(causal_handle)
+    cache = ResultCache(tmp_path / "cache.sqlite")
+    scorer = OptionScorer(causal_handle, cache, token_budget=600)
+    original = scorer._score_batch
+    done = []
+
+    def fail_on_third(items):
+        if len(done) == 2:
+            raise KeyboardInterrupt
+        done.append(1)
+        return original(items)
+
+    scorer._score_batch = fail_on_third
+    with pytest.raises(KeyboardInterrupt):
+        scorer.logprobs(queries)
+    resumed = _count_forwards(causal_handle)
+    OptionScorer(causal_handle, cache, token_budget=600).logprobs(queries)
+    full = _count_forwards(plain_handle := causal_handle)
+    resumed_calls = len(resumed)
+    OptionScorer(plain_handle, token_budget=600).logprobs(queries)
+    assert 0 < resumed_calls < len(full)
