@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,12 @@ def saved_tiny_model(tokenizer, tmp_path: Path) -> Path:
     return folder
 
 
+USER_HOME = os.environ.get("CROSSTUNE_HOME")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "crosstune-home"
     monkeypatch.setenv("CROSSTUNE_HOME", str(home))
     return home
+

@@ -137,6 +137,45 @@ def _print_summary(summary, metric: str) -> None:
     console.print(table)
 
 
+@app.command("analyze")
+def analyze_command(
+    inputs: Annotated[list[Path], typer.Argument(help="a scores CSV, or crosstune run folders")],
+    labels: Annotated[Path | None, typer.Option(help="factor labels per model (CSV or TOML)")] = None,
+    rule: Annotated[list[str] | None, typer.Option(
+        help="label rule factor=REGEX on model names (repeatable)")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="rows that are not biases")] = None,
+    orient: Annotated[str, typer.Option(help="auto | biases-as-rows | models-as-rows")] = "auto",
+    impute: Annotated[str, typer.Option(help="none | drop | bias-mean | zero")] = "none",
+    permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
+    standardize: Annotated[bool, typer.Option(help="z-score each bias before clustering")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    out: Annotated[Path, typer.Option(help="folder for tables, JSON and report")] = Path("runs/analysis"),
+    html: Annotated[bool, typer.Option(help="also write report.html")] = True,
+) -> None:
+    """Attribute bias vectors to backbone, instruction data and seed."""
+    from crosstune.analysis.attribute import analyze, write_analysis
+    from crosstune.analysis.inputs import load_matrix
+    from crosstune.report.html import render_report
+
+    if orient not in ("auto", "biases-as-rows", "models-as-rows"):
+        raise CrosstuneError(f"--orient must be auto, biases-as-rows or models-as-rows, got {orient!r}")
+    if impute not in ("none", "drop", "bias-mean", "zero"):
+        raise CrosstuneError(f"--impute must be none, drop, bias-mean or zero, got {impute!r}")
+    if permutations < 1:
+        raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
+    matrix, cis = load_matrix(inputs, labels, rule, tuple(exclude or ()), orient,  # type: ignore[arg-type]
+                              impute)  # type: ignore[arg-type]
+    with console.status("analysing"):
+        result = analyze(matrix, permutations, standardize, seed)
+    write_analysis(result, out)
+    if html:
+        render_report(result, out / "report.html", cis)
+    console.print(result.verdict)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(f"tables and report: {out}")
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     logging.basicConfig(level=os.environ.get("CROSSTUNE_LOG", "WARNING"))

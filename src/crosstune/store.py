@@ -31,6 +31,10 @@ def write_json(path: Path, data: Any) -> None:
     _atomic(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
 
 
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda p: p.write_text(text))
+
+
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     _atomic(path, lambda p: frame.to_parquet(p, index=False))
 

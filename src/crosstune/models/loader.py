@@ -35,6 +35,9 @@ def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
 def dequantised_from_gguf(path: Path) -> tuple[Any, Any]:
     """Load a GGUF file into a plain fp32 transformers model (no quantiser attached)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     if not path.is_file():
         raise CrosstuneError(f"GGUF file not found: {path}")
@@ -67,7 +70,9 @@ def _read_kind(folder: str, trust_remote_code: bool) -> ModelKind:
 
 def _from_folder_or_hub(source: str, trust_remote_code: bool) -> tuple[Any, Any, ModelKind]:
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     try:
         kind = _read_kind(source, trust_remote_code)
         auto = AutoModelForSeq2SeqLM if kind == "seq2seq" else AutoModelForCausalLM

@@ -1,0 +1,1 @@
+"""Attribution: which factor (pretraining, instruction data, seed) explains the bias vectors."""

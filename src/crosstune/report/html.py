@@ -1,0 +1,51 @@
+"""One self-contained HTML file: verdict, plots, and every table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from crosstune.analysis.attribute import Analysis
+from crosstune.report import plots
+from crosstune.store import write_text
+
+TEMPLATE = jinja2.Template("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>crosstune report</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
+td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+th { background: #f3f3f3; } .verdict { background: #eef5ff; padding: 1em; border-radius: 6px; }
+img { max-width: 100%; } .notes { color: #a33; }
+</style></head><body>
+<h1>crosstune: where do the biases come from?</h1>
+<p class="verdict" id="verdict">{{ verdict }}</p>
+{% if notes %}<ul class="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+<p>Settings: {{ settings }}.
+ Features {{ 'standardised' if settings.standardize else 'not standardised' }}.</p>
+{% for title, image in figures %}
+<h2>{{ title }}</h2><img alt="{{ title }}" class="plot" src="data:image/png;base64,{{ image }}">
+{% endfor %}
+{% for title, html in tables %}<h2>{{ title }}</h2>{{ html }}{% endfor %}
+</body></html>""")
+
+
+def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None = None) -> None:
+    """Write the report; `cis` maps model -> per-bias CI table (from run folders) when known."""
+    figures = [("Bias vectors in PCA space", plots.pca_scatter(a.tables["pca"], a.pca_explained)),
+               ("Cosine similarity of bias vectors", plots.similarity_heatmap(a.tables["similarity"])),
+               ("Per-bias scores", plots.bias_scores(a.tables["scores"], cis))]
+    if "seed_sd" in a.tables and not a.tables["seed_sd"].empty:
+        figures.append(("Seed spread", plots.seed_spread(a.tables["seed_sd"])))
+    if "variance" in a.tables:
+        figures.append(("Variance shares per bias", plots.variance_bars(a.tables["variance"])))
+    order = ["clustering", "variance", "seed_sd", "sign_agreement", "kmeans", "pca", "scores"]
+    tables = [(name.replace("_", " ").capitalize(),
+               a.tables[name].to_html(index=False, float_format=lambda v: f"{v:.3f}",
+                                      classes="table", border=0))
+              for name in order if name in a.tables and not a.tables[name].empty]
+    html = TEMPLATE.render(verdict=a.verdict, notes=a.notes, settings=a.settings,
+                           figures=figures, tables=tables)
+    write_text(path, html)
