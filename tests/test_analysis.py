@@ -34,7 +34,7 @@ def test_fast_main_effects_equal_statsmodels_anova_on_balanced_designs():
     m = simulate(n_seeds=3, n_biases=5, seed=2)
     x = m.scores.to_numpy()
     b, i = _main_effect_shares(x, m.factors.backbone.to_numpy(), m.factors.instruction.to_numpy())
-    for j, bias in enumerate(m.scores.columns):
+    for j in range(x.shape[1]):
         shares = eta_squared(x[:, j], m.factors.backbone.to_numpy(), m.factors.instruction.to_numpy())
         assert b[j] == pytest.approx(shares["backbone"])
         assert i[j] == pytest.approx(shares["instruction"])
