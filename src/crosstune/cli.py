@@ -176,6 +176,84 @@ def analyze_command(
     console.print(f"tables and report: {out}")
 
 
+@app.command("run")
+def run_command(
+    spec_file: Annotated[Path, typer.Argument(help="experiment TOML")],
+    dry_run: Annotated[bool, typer.Option(help="print the job plan and stop")] = False,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address; default: start one")] = None,
+    out: Annotated[Path, typer.Option(help="parent folder of the run folder")] = Path("runs"),
+    analyze_after: Annotated[bool, typer.Option("--analyze/--no-analyze",
+                                                help="analyse and report at the end")] = True,
+) -> None:
+    """Train the backbone x dataset x seed grid with LoRA, evaluate every model, analyse."""
+    from crosstune.lab.experiment import claim_run_folder, collect, evaluate_all, plan, train_all
+    from crosstune.lab.spec import load_spec
+
+    if executor not in ("local", "ray"):
+        raise CrosstuneError(f"--executor must be local or ray, got {executor!r}")
+    spec = load_spec(spec_file)
+    run_dir = out / spec.name
+    table = plan(spec, run_dir)
+    _print_frame(table, f"{len(table)} jobs in {run_dir}")
+    if dry_run:
+        return
+    _check_sources(spec)
+    claim_run_folder(spec, run_dir)
+    started = time.perf_counter()
+    train_all(spec, run_dir, executor, address,  # type: ignore[arg-type]
+              lambda job: console.print(f"trained {job.backbone} on {job.dataset}, seed {job.seed}"))
+    trained = time.perf_counter()
+    evaluate_all(spec, run_dir, lambda name: console.print(f"evaluated {name}"))
+    scores, labels = collect(spec, run_dir)
+    console.print(f"training {trained - started:.0f}s, evaluation {time.perf_counter() - trained:.0f}s; "
+                  f"scores: {run_dir / 'scores.csv'}")
+    final = plan(spec, run_dir)
+    _print_frame(final, "job states")
+    if analyze_after:
+        _analyze_run(run_dir, scores, labels)
+
+
+def _check_sources(spec) -> None:
+    """Fail before any training on an unknown backbone or dataset, not halfway through."""
+    from crosstune.lab.datasets import load_examples
+    from crosstune.models.embedded import EMBEDDED
+
+    for dataset in spec.datasets:
+        load_examples(dataset)
+    for backbone in spec.backbones:
+        if backbone not in EMBEDDED and not Path(backbone).exists() and "/" not in backbone:
+            raise CrosstuneError(f"unknown backbone {backbone!r}; see 'crosstune models list'")
+
+
+def _analyze_run(run_dir: Path, scores, labels) -> None:
+    from crosstune.analysis.attribute import analyze, write_analysis
+    from crosstune.analysis.matrix import assemble
+    from crosstune.report.html import render_report
+
+    tuned = labels[labels.instruction != "untuned"]
+    usable = tuned[tuned.learned == "True"]
+    if len(usable) < len(tuned):
+        console.print(f"note: {len(tuned) - len(usable)} model(s) failed the quality check "
+                      "and are left out of the analysis")
+    if len(usable) < 4:
+        console.print("too few finetuned models that learned for an analysis")
+        return
+    matrix = assemble(scores.loc[usable.index], usable[["backbone", "instruction", "seed"]])
+    result = analyze(matrix, n_permutations=999)
+    write_analysis(result, run_dir / "analysis")
+    render_report(result, run_dir / "analysis" / "report.html")
+    console.print(result.verdict)
+    console.print(f"report: {run_dir / 'analysis' / 'report.html'}")
+
+
+def _print_frame(frame, title: str) -> None:
+    table = Table(*map(str, frame.columns), title=title)
+    for row in frame.itertuples(index=False):
+        table.add_row(*map(str, row))
+    console.print(table)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     logging.basicConfig(level=os.environ.get("CROSSTUNE_LOG", "WARNING"))

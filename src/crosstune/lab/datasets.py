@@ -1,0 +1,98 @@
+"""Instruction datasets from the hub, local JSONL/Parquet, or the embedded generators.
+
+Every source becomes a list of `Example`: the conversation up to the last assistant turn
+(prompt) and that turn (completion), so the loss can be taken on completions only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crosstune.errors import CrosstuneError
+from crosstune.lab.embedded_data import STYLES, generate
+
+EMBEDDED_SIZE = 2400
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt: tuple[tuple[str, str], ...]
+    """(role, content) turns before the answer."""
+    completion: str
+
+
+def _from_row(row: Any, where: str) -> Example:
+    if not isinstance(row, dict):
+        raise CrosstuneError(f"{where}: row is not an object")
+    if "messages" in row:
+        messages = row["messages"]
+        ok = (isinstance(messages, list) and len(messages) >= 2
+              and all(isinstance(m, dict) and "role" in m and "content" in m for m in messages)
+              and messages[-1]["role"] == "assistant")
+        if not ok:
+            raise CrosstuneError(f"{where}: 'messages' must be a list of {{role, content}} turns "
+                                 "ending with an assistant turn")
+        turns = tuple((str(m["role"]), str(m["content"])) for m in messages[:-1])
+        return Example(turns, str(messages[-1]["content"]))
+    if "prompt" in row and "completion" in row:
+        return Example((("user", str(row["prompt"])),), str(row["completion"]))
+    raise CrosstuneError(f"{where}: needs 'messages' or 'prompt' and 'completion' fields, "
+                         f"found {sorted(row)}")
+
+
+def _read_local(path: Path) -> list[dict]:
+    if not path.exists():
+        raise CrosstuneError(f"dataset file {path} not found")
+    if path.suffix == ".parquet":
+        import pandas as pd
+
+        return pd.read_parquet(path).to_dict(orient="records")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise CrosstuneError(f"{path}, row {number}: not valid JSON ({err.msg})") from err
+    return rows
+
+
+def _read_hub(name: str) -> list[dict]:
+    try:
+        import datasets
+    except ImportError as err:
+        raise CrosstuneError("hub datasets need the 'datasets' package: pip install datasets") from err
+    try:
+        return list(datasets.load_dataset(name, split="train"))
+    except Exception as err:
+        raise CrosstuneError(f"cannot load dataset {name!r} from the Hugging Face hub "
+                             f"({type(err).__name__}); use a local JSONL/Parquet file or "
+                             f"embedded:{STYLES[0]} / embedded:{STYLES[1]}") from err
+
+
+def load_examples(source: str) -> list[Example]:
+    """All examples of `source`: 'embedded:STYLE', a .jsonl/.json/.parquet file, or a hub name."""
+    if source.startswith("embedded:"):
+        style = source.split(":", 1)[1]
+        if style not in STYLES:
+            raise CrosstuneError(f"unknown embedded dataset {source!r}; choose from "
+                                 + ", ".join(f"embedded:{s}" for s in STYLES))
+        rows, label = generate(style, EMBEDDED_SIZE), source
+    elif source.endswith((".jsonl", ".json", ".parquet")):
+        rows, label = _read_local(Path(source)), source
+    else:
+        rows, label = _read_hub(source), source
+    if not rows:
+        raise CrosstuneError(f"dataset {label} has no rows")
+    return [_from_row(row, f"{label}, row {i}") for i, row in enumerate(rows, start=1)]
+
+
+def split(examples: list[Example], heldout: int) -> tuple[list[Example], list[Example]]:
+    """(train, held-out): the last `heldout` examples are held out, the rest train."""
+    if heldout >= len(examples):
+        raise CrosstuneError(f"held-out size {heldout} leaves no training data "
+                             f"({len(examples)} examples)")
+    return examples[:-heldout], examples[-heldout:]

@@ -1,0 +1,110 @@
+"""The experiment spec: one TOML file, validated field by field (mirrors these classes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from crosstune.errors import CrosstuneError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraSpec(_Strict):
+    rank: int = Field(8, ge=1, description="LoRA rank r")
+    alpha: float = Field(16.0, gt=0, description="LoRA scaling alpha")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the LoRA path")
+    target_modules: list[str] | Literal["auto"] = Field(
+        "auto", description="module names to adapt; auto = all attention and MLP projections")
+
+
+class TrainingSpec(_Strict):
+    max_steps: int = Field(20, ge=1, description="optimizer steps per job")
+    learning_rate: float = Field(3e-4, gt=0, description="peak learning rate")
+    schedule: Literal["linear", "cosine", "constant"] = Field("cosine", description="LR schedule")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="share of steps warming up")
+    batch_size: int = Field(4, ge=1, description="examples per device step")
+    gradient_accumulation: int = Field(1, ge=1, description="steps per optimizer update")
+    max_length: int = Field(128, ge=8, description="tokens per example (prompt + completion)")
+
+
+class EvaluationSpec(_Strict):
+    biases: list[str] | None = Field(None, description="bias names; none = the whole suite")
+    pairs: int = Field(3, ge=1, description="pairs per bias")
+    seed: int = Field(0, description="seed of the bias pairs (same for every model)")
+
+
+class QualitySpec(_Strict):
+    heldout: int = Field(64, ge=4, description="held-out examples per dataset")
+    min_loss_drop: float = Field(0.01, description="held-out loss must fall by this much")
+
+
+class ExperimentSpec(_Strict):
+    """Backbones x datasets x seeds, each job LoRA-trained, then all evaluated."""
+
+    name: str = Field(description="experiment name (folder name under runs/)")
+    backbones: list[str] = Field(min_length=1, description="model specs (see crosstune models)")
+    datasets: list[str] = Field(min_length=1, description="instruction datasets")
+    seeds: list[int] = Field(min_length=1, description="LoRA-init seeds, one job each")
+    data_seeds: list[int] | None = Field(None, description="data-order seeds; default = seeds")
+    lora: LoraSpec = LoraSpec()
+    training: TrainingSpec = TrainingSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
+    quality: QualitySpec = QualitySpec()
+
+    @field_validator("data_seeds")
+    @classmethod
+    def _same_length(cls, v: list[int] | None, info) -> list[int] | None:
+        if v is not None and len(v) != len(info.data.get("seeds", [])):
+            raise ValueError("data_seeds must have one entry per seed")
+        return v
+
+
+class JobSpec(_Strict):
+    """One training job: everything that determines its adapter."""
+
+    backbone: str
+    dataset: str
+    seed: int
+    data_seed: int
+    lora: LoraSpec
+    training: TrainingSpec
+    quality: QualitySpec
+
+    @property
+    def job_id(self) -> str:
+        blob = json.dumps(self.model_dump(), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def load_spec(path: Path) -> ExperimentSpec:
+    """Parse and validate; errors name the key and the problem in one line."""
+    if not path.exists():
+        raise CrosstuneError(f"experiment file {path} not found")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise CrosstuneError(f"{path}: not valid TOML ({err})") from err
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise CrosstuneError(f"{path}: {key}: {first['msg']} "
+                             f"({len(err.errors())} problem(s) in all)") from err
+
+
+def jobs(spec: ExperimentSpec) -> list[JobSpec]:
+    """The grid, backbone-major so each backbone's jobs run together."""
+    data_seeds = spec.data_seeds or spec.seeds
+    return [JobSpec(backbone=b, dataset=d, seed=s, data_seed=ds, lora=spec.lora,
+                    training=spec.training, quality=spec.quality)
+            for b in spec.backbones for d in spec.datasets
+            for s, ds in zip(spec.seeds, data_seeds, strict=True)]

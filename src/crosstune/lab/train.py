@@ -1,0 +1,148 @@
+"""One LoRA finetune: completion-only loss, seeded init and data order, adapter saved as safetensors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crosstune.errors import CrosstuneError
+from crosstune.lab.datasets import Example
+from crosstune.lab.spec import JobSpec
+from crosstune.models.handle import ModelHandle
+
+_AUTO_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+                 "q", "k", "v", "o", "wi", "wo", "wi_0", "wi_1", "c_attn", "c_proj", "c_fc")
+
+
+class NanLossError(CrosstuneError):
+    """Training produced a NaN/inf loss; the job is marked failed and the grid goes on."""
+
+
+@dataclass
+class TrainOutcome:
+    steps: int
+    final_loss: float
+    log: list[dict[str, float]]
+
+
+def target_modules(model: Any, requested: list[str] | str) -> list[str]:
+    """The LoRA targets: the requested names (checked against the model) or the auto list."""
+    leaf_names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                  if isinstance(module, torch.nn.Linear)}
+    if requested == "auto":
+        found = [n for n in _AUTO_TARGETS if n in leaf_names]
+        if not found:
+            raise CrosstuneError(f"no known projection layers to adapt in {type(model).__name__}; "
+                                 f"set lora.target_modules from: {sorted(leaf_names)}")
+        return found
+    missing = [n for n in requested if n not in leaf_names]
+    if missing:
+        raise CrosstuneError(f"lora.target_modules {missing} do not exist in "
+                             f"{type(model).__name__}; its linear layers are {sorted(leaf_names)}")
+    return list(requested)
+
+
+def encode_example(handle: ModelHandle, example: Example, max_length: int) -> dict[str, list[int]]:
+    """Token ids with labels -100 on the prompt: the loss is on the completion only."""
+    tok = handle.tokenizer
+    if handle.prompt_format == "chat":
+        prompt = tok.apply_chat_template([{"role": r, "content": c} for r, c in example.prompt],
+                                         tokenize=False, add_generation_prompt=True)
+    else:
+        prompt = "\n".join(c for _, c in example.prompt) + "\n"
+    prompt_ids = tok(prompt, add_special_tokens=handle.add_special_tokens)["input_ids"]
+    answer_ids = tok(example.completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    if handle.kind == "seq2seq":
+        source = prompt_ids[:max_length]
+        return {"input_ids": source, "attention_mask": [1] * len(source),
+                "labels": answer_ids[:max_length]}
+    ids = (prompt_ids + answer_ids)[:max_length]
+    labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+def build_lora_model(handle: ModelHandle, job: JobSpec) -> Any:
+    """Seed first, then build LoRA layers: the seed alone decides the adapter's init."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import set_seed
+
+    set_seed(job.seed)
+    config = LoraConfig(
+        r=job.lora.rank, lora_alpha=job.lora.alpha, lora_dropout=job.lora.dropout,
+        target_modules=target_modules(handle.model, job.lora.target_modules),
+        task_type=TaskType.SEQ_2_SEQ_LM if handle.kind == "seq2seq" else TaskType.CAUSAL_LM,
+    )
+    return get_peft_model(handle.model, config)
+
+
+def train_lora(model: Any, handle: ModelHandle, job: JobSpec, train: list[Example],
+               work_dir: Path) -> TrainOutcome:
+    """transformers' Trainer on CPU/GPU in fp32; stops at a non-finite loss."""
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
+
+    t = job.training
+    encoded = [encode_example(handle, e, t.max_length) for e in train]
+    history: list[dict[str, float]] = []
+
+    class WatchLoss(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                # a NaN gradient norm is the first sign; the loss follows a step later
+                loss = float(logs["loss"]) if math.isfinite(logs.get("grad_norm", 0.0)) else math.nan
+                history.append({"step": state.global_step, "loss": loss})
+                if not math.isfinite(loss):
+                    control.should_training_stop = True
+
+    args = TrainingArguments(
+        output_dir=str(work_dir), max_steps=t.max_steps, learning_rate=t.learning_rate,
+        lr_scheduler_type=t.schedule, warmup_steps=t.warmup_ratio,
+        per_device_train_batch_size=t.batch_size, gradient_accumulation_steps=t.gradient_accumulation,
+        logging_steps=1, logging_nan_inf_filter=False, save_strategy="no", report_to=[],
+        seed=job.seed, data_seed=job.data_seed,
+        dataloader_num_workers=0, disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
+    )
+    collator = DataCollatorForSeq2Seq(handle.tokenizer, padding=True, label_pad_token_id=-100)
+    trainer = Trainer(model=model, args=args, train_dataset=encoded, data_collator=collator,
+                      callbacks=[WatchLoss()])
+    trainer.train()
+    final = history[-1]["loss"] if history else float("nan")
+    if not math.isfinite(final):
+        raise NanLossError(f"training loss became {final} at step {history[-1]['step'] if history else 0}")
+    return TrainOutcome(len(history), final, history)
+
+
+@torch.inference_mode()
+def heldout_metrics(model: Any, handle: ModelHandle, examples: list[Example], max_length: int,
+                    batch_size: int = 8) -> dict[str, float]:
+    """Mean completion-token loss and next-token accuracy on held-out examples."""
+    from transformers import DataCollatorForSeq2Seq
+
+    collator = DataCollatorForSeq2Seq(handle.tokenizer, padding=True, label_pad_token_id=-100)
+    device = next(model.parameters()).device
+    total_loss, total_correct, total_tokens = 0.0, 0, 0
+    model.eval()
+    for start in range(0, len(examples), batch_size):
+        batch = collator([encode_example(handle, e, max_length)
+                          for e in examples[start:start + batch_size]])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"},
+                       **({"labels": batch["labels"]} if handle.kind == "seq2seq" else {})).logits
+        labels = batch["labels"]
+        if handle.kind == "causal":
+            logits, labels = logits[:, :-1], labels[:, 1:]
+        mask = labels != -100
+        logp = torch.log_softmax(logits.float(), -1)
+        picked = logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+        total_loss += float(-(picked * mask).sum())
+        total_correct += int(((logits.argmax(-1) == labels) & mask).sum())
+        total_tokens += int(mask.sum())
+    return {"loss": total_loss / max(total_tokens, 1), "accuracy": total_correct / max(total_tokens, 1)}
