@@ -66,3 +66,10 @@ def test_pair_scores_reads_argmax_and_expectation():
     choice, lin = pair_scores(control, treatment, Metric())
     assert choice == pytest.approx((4 - 1) / 4)
     assert lin == pytest.approx((3.8 - 1.2) / 6)
+
+
+def test_difference_metric_compares_on_the_options_both_prompts_share():
+    # an indifferent model: uniform over 2 options, then over 3 (with the decoy): no effect
+    choice, lin = pair_scores(np.array([0.5, 0.5]), np.ones(3) / 3,
+                              Metric(kind="difference", target=(0, 0)))
+    assert lin == pytest.approx(0.0)

@@ -38,7 +38,7 @@ class EvalConfig(BaseModel):
         "probability", description="read option probabilities, or generate and parse")
     metric: Literal["linear", "choice"] = Field(
         "linear", description="headline score: linear (expected index) or Malberg ratio")
-    token_budget: int = Field(8192, description="max padded tokens per forward batch")
+    token_budget: int = Field(2048, description="max padded tokens per forward batch")
 
 
 @dataclass

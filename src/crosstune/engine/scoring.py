@@ -35,7 +35,7 @@ class OptionScorer:
     method = "option-logprobs-v1"
 
     def __init__(
-        self, handle: ModelHandle, cache: ResultCache | None = None, token_budget: int = 8192
+        self, handle: ModelHandle, cache: ResultCache | None = None, token_budget: int = 2048
     ):
         self.handle = handle
         self.cache = cache

@@ -39,6 +39,11 @@ def pair_scores(p_control: np.ndarray, p_treatment: np.ndarray, m: Metric) -> tu
     """(choice score, linear score) for one pair from two normalised option distributions."""
     if m.kind == "difference":
         t1, t2 = m.target
+        # Compare on the options both prompts offer: an added option (the decoy) would otherwise
+        # lower P(target) by dilution alone (1/2 -> 1/3 for an indifferent model).
+        shared = min(len(p_control), len(p_treatment))
+        p_control = p_control[:shared] / p_control[:shared].sum()
+        p_treatment = p_treatment[:shared] / p_treatment[:shared].sum()
         choice = float(np.argmax(p_treatment) == t2) - float(np.argmax(p_control) == t1)
         return m.sign * choice, float(m.sign * (p_treatment[t2] - p_control[t1]))
     n = len(p_control)
