@@ -48,8 +48,28 @@ def test_multi_token_labels_equal_naive_scores(causal_handle):
 def test_single_token_labels_cost_one_forward_per_batch(causal_handle):
     queries = _queries(causal_handle)
     calls = _count_forwards(causal_handle)
-    OptionScorer(causal_handle, token_budget=10**9).logprobs(queries)
+    OptionScorer(causal_handle, token_budget=10**9, share_prefixes=False).logprobs(queries)
     assert len(calls) == 1
+
+
+def test_shared_prefixes_cost_two_forwards_per_batch_and_change_no_score(causal_handle):
+    queries = _queries(causal_handle)
+    plain = OptionScorer(causal_handle, token_budget=10**9, share_prefixes=False).logprobs(queries)
+    calls = _count_forwards(causal_handle)
+    shared = OptionScorer(causal_handle, token_budget=10**9).logprobs(queries)
+    assert len(calls) == 2  # prefixes, then suffixes on the expanded cache
+    for a, b in zip(plain, shared, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_prefix_groups_share_leading_tokens_and_leave_an_answer_position():
+    from crosstune.engine.prefix import prefix_groups
+
+    contexts = {0: [1, 2, 3, 4, 5], 1: [1, 2, 3, 9], 2: [7, 8], 3: [1, 2, 3, 4, 5, 6]}
+    groups = prefix_groups(contexts, min_shared=3)
+    by_members = {g.members: g.prefix_len for g in groups}
+    assert by_members[(0, 3, 1)] == 3
+    assert by_members[(2,)] == 1
 
 
 def test_rerun_hits_the_cache_and_runs_no_forward_pass(causal_handle, tmp_path):
@@ -76,16 +96,16 @@ def test_interrupted_run_keeps_finished_batches(causal_handle, tmp_path):
     queries = _queries(causal_handle)
     cache = ResultCache(tmp_path / "cache.sqlite")
     scorer = OptionScorer(causal_handle, cache, token_budget=600)
-    original = scorer._score_batch
+    original = scorer._score
     done = []
 
-    def fail_on_third(items):
+    def fail_on_third(batch, encoded):
         if len(done) == 2:
             raise KeyboardInterrupt
         done.append(1)
-        return original(items)
+        return original(batch, encoded)
 
-    scorer._score_batch = fail_on_third
+    scorer._score = fail_on_third
     with pytest.raises(KeyboardInterrupt):
         scorer.logprobs(queries)
     resumed = _count_forwards(causal_handle)

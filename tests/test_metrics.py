@@ -70,6 +70,6 @@ def test_pair_scores_reads_argmax_and_expectation():
 
 def test_difference_metric_compares_on_the_options_both_prompts_share():
     # an indifferent model: uniform over 2 options, then over 3 (with the decoy): no effect
-    choice, lin = pair_scores(np.array([0.5, 0.5]), np.ones(3) / 3,
+    _, lin = pair_scores(np.array([0.5, 0.5]), np.ones(3) / 3,
                               Metric(kind="difference", target=(0, 0)))
     assert lin == pytest.approx(0.0)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from crosstune.engine.cache import ResultCache, cache_key
+from crosstune.engine.prefix import PrefixGroup, prefix_groups
 from crosstune.engine.tokens import EncodedQuery, encode_causal, encode_seq2seq
 from crosstune.models.handle import ModelHandle
 
@@ -34,10 +35,10 @@ class OptionScorer:
 
     method = "option-logprobs-v1"
 
-    def __init__(
-        self, handle: ModelHandle, cache: ResultCache | None = None, token_budget: int = 2048
-    ):
+    def __init__(self, handle: ModelHandle, cache: ResultCache | None = None,
+                 token_budget: int = 2048, share_prefixes: bool = True):
         self.handle = handle
+        self.share_prefixes = share_prefixes
         self.cache = cache
         self.token_budget = token_budget
         self.device = next(handle.model.parameters()).device
@@ -57,15 +58,51 @@ class OptionScorer:
             progress(len(results))
         todo = [i for i in range(len(queries)) if i not in results]
         encoded = {i: self._encode(queries[i]) for i in todo}
-        for batch in self._batches(todo, encoded):
-            scored = self._score_batch([encoded[i] for i in batch])
-            fresh = {keys[i]: s.tolist() for i, s in zip(batch, scored, strict=True)}
+        for batch in self._plan(todo, encoded):
+            scored = self._score(batch, encoded)
             if self.cache:
-                self.cache.put_many(fresh)
-            results.update(zip(batch, scored, strict=True))
+                self.cache.put_many({keys[i]: s.tolist() for i, s in scored.items()})
+            results.update(scored)
             if progress:
-                progress(len(batch))
+                progress(len(scored))
         return [results[i] for i in range(len(queries))]
+
+    def _plan(self, todo: list[int], encoded: dict[int, EncodedQuery]) -> Iterator[list[PrefixGroup]]:
+        """Batches of prefix groups (single-token causal) or of singleton groups (otherwise)."""
+        shareable = self.handle.kind == "causal" and all(encoded[i].single_token for i in todo)
+        if shareable and self.share_prefixes:
+            groups = prefix_groups({i: encoded[i].context for i in todo})
+        else:
+            groups = [PrefixGroup(0, (i,)) for i in todo]
+
+        def cost(g: PrefixGroup) -> int:
+            longest = max(len(encoded[i].context) + max(len(c) for c in encoded[i].continuations)
+                          for i in g.members)
+            return g.prefix_len + (longest - g.prefix_len) * len(g.members)
+
+        batch: list[PrefixGroup] = []
+        spent = 0
+        for group in sorted(groups, key=cost, reverse=True):
+            if batch and spent + cost(group) > self.token_budget:
+                yield batch
+                batch, spent = [], 0
+            batch.append(group)
+            spent += cost(group)
+        if batch:
+            yield batch
+
+    @torch.inference_mode()
+    def _score(self, batch: list[PrefixGroup], encoded: dict[int, EncodedQuery]
+               ) -> dict[int, np.ndarray]:
+        members = [i for g in batch for i in g.members]
+        items = [encoded[i] for i in members]
+        if self.handle.kind == "seq2seq":
+            return {i: self._seq2seq_item(e) for i, e in zip(members, items, strict=True)}
+        if not all(e.single_token for e in items):
+            return {i: self._continuation_item(e) for i, e in zip(members, items, strict=True)}
+        if all(g.prefix_len == 0 for g in batch):
+            return dict(zip(members, self._next_token_batch(items), strict=True))
+        return dict(zip(members, self._shared_prefix_batch(batch, encoded), strict=True))
 
     def _encode(self, query: OptionQuery) -> EncodedQuery:
         tok = self.handle.tokenizer
@@ -73,31 +110,9 @@ class OptionScorer:
             return encode_seq2seq(tok, query.context, query.labels)
         return encode_causal(tok, query.context, query.labels, self.handle.add_special_tokens)
 
-    def _batches(self, todo: list[int], encoded: dict[int, EncodedQuery]) -> Iterator[list[int]]:
-        """Longest first, as many as fit the token budget (padding counted)."""
-        def cost(i: int) -> int:
-            e = encoded[i]
-            return len(e.context) + max(len(c) for c in e.continuations)
-
-        order = sorted(todo, key=cost, reverse=True)
-        batch: list[int] = []
-        for i in order:
-            if batch and cost(batch[0]) * (len(batch) + 1) > self.token_budget:
-                yield batch
-                batch = []
-            batch.append(i)
-        if batch:
-            yield batch
-
-    @torch.inference_mode()
-    def _score_batch(self, items: list[EncodedQuery]) -> list[np.ndarray]:
-        if self.handle.kind == "seq2seq":
-            return [self._seq2seq_item(e) for e in items]
-        if all(e.single_token for e in items):
-            return self._next_token_batch(items)
-        return [self._continuation_item(e) for e in items]
-
-    def _left_padded(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
+    def _left_padded(self, rows: list[list[int]], offsets: torch.Tensor | None = None
+                     ) -> dict[str, torch.Tensor]:
+        """Left-padded ids, mask, and positions from the mask (shifted by `offsets`)."""
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -105,6 +120,8 @@ class OptionScorer:
             ids[n, width - len(row):] = torch.tensor(row)
             mask[n, width - len(row):] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        if offsets is not None:
+            positions = positions + offsets[:, None]
         return {k: v.to(self.device) for k, v in
                 {"input_ids": ids, "attention_mask": mask, "position_ids": positions}.items()}
 
@@ -116,6 +133,31 @@ class OptionScorer:
         out = []
         for n, e in enumerate(items):
             ids = torch.tensor([c[0] for c in e.continuations], device=logp.device)
+            out.append(logp[n, ids].double().cpu().numpy())
+        return out
+
+    def _shared_prefix_batch(self, batch: list[PrefixGroup], encoded: dict[int, EncodedQuery]
+                             ) -> list[np.ndarray]:
+        """Prefixes once per group (KV cache), then every member's suffix on the expanded cache.
+
+        Layout per row: [pad, prefix, pad, suffix]; the mask hides both pads and positions
+        continue from each group's prefix length, so scores equal unshared ones (~1e-6).
+        """
+        prefixes = self._left_padded([encoded[g.members[0]].context[: g.prefix_len] for g in batch])
+        cache = self.handle.model(**prefixes, use_cache=True, logits_to_keep=1).past_key_values
+        owner = torch.tensor([n for n, g in enumerate(batch) for _ in g.members], device=self.device)
+        cache.reorder_cache(owner)
+        members = [(g, i) for g in batch for i in g.members]
+        offsets = torch.tensor([g.prefix_len for g, _ in members])
+        suffix = self._left_padded([encoded[i].context[g.prefix_len:] for g, i in members], offsets)
+        mask = torch.cat([prefixes["attention_mask"][owner], suffix["attention_mask"]], dim=1)
+        logits = self.handle.model(input_ids=suffix["input_ids"], attention_mask=mask,
+                                   position_ids=suffix["position_ids"], past_key_values=cache,
+                                   use_cache=False, logits_to_keep=1).logits[:, -1, :]
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        out = []
+        for n, (_, i) in enumerate(members):
+            ids = torch.tensor([c[0] for c in encoded[i].continuations], device=logp.device)
             out.append(logp[n, ids].double().cpu().numpy())
         return out
 
