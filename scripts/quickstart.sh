@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, then measure the whole bias suite on both embedded models.
+# The main job: set up, then cross-tune both embedded backbones on both embedded instruction
+# datasets with two seeds, evaluate every model on the whole bias suite, analyse, and report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-pairs="${PAIRS:-20}"
-for model in smollm2-135m-instruct gemma-3-270m; do
-    python3 -m crosstune eval --model "$model" --pairs "$pairs" --out "runs/eval-$model"
-done
+python3 -m crosstune run examples/quickstart.toml

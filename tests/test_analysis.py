@@ -133,3 +133,21 @@ def test_full_analysis_writes_tables_json_and_a_report(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert html.count("<img") >= 5 and html.count("<table") >= 4
     assert (tmp_path / "clustering.csv").exists() and (tmp_path / "analysis.json").exists()
+
+
+def test_cross_run_folder_analyses_only_finetuned_models_that_learned(tmp_path):
+    from crosstune.analysis.inputs import matrix_from_cross_run
+
+    m = simulate(seed=7)
+    labels = m.factors.assign(learned="True")
+    labels.loc[labels.index[0], "learned"] = "False"
+    untuned = pd.DataFrame({"backbone": ["b0"], "instruction": ["untuned"], "seed": [""],
+                            "learned": [""]}, index=["b0--untuned"])
+    scores = pd.concat([m.scores, m.scores.iloc[[0]].set_axis(["b0--untuned"])])
+    pd.concat([labels, untuned]).rename_axis("model").to_csv(tmp_path / "labels.csv")
+    scores.rename_axis("model").to_csv(tmp_path / "scores.csv")
+    (tmp_path / "spec.json").write_text("{}")
+    matrix = matrix_from_cross_run(tmp_path)
+    assert len(matrix.scores) == len(m.scores) - 1
+    assert "b0--untuned" not in matrix.scores.index
+    assert any("did not learn" in note for note in matrix.notes)

@@ -176,6 +176,18 @@ def analyze_command(
     console.print(f"tables and report: {out}")
 
 
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
+    permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
+) -> None:
+    """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
+    if not (run_dir / "spec.json").exists():
+        raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no spec.json); "
+                             "for score tables use 'crosstune analyze'")
+    analyze_command([run_dir], out=run_dir / "analysis", permutations=permutations)
+
+
 @app.command("run")
 def run_command(
     spec_file: Annotated[Path, typer.Argument(help="experiment TOML")],
@@ -205,13 +217,13 @@ def run_command(
               lambda job: console.print(f"trained {job.backbone} on {job.dataset}, seed {job.seed}"))
     trained = time.perf_counter()
     evaluate_all(spec, run_dir, lambda name: console.print(f"evaluated {name}"))
-    scores, labels = collect(spec, run_dir)
+    collect(spec, run_dir)
     console.print(f"training {trained - started:.0f}s, evaluation {time.perf_counter() - trained:.0f}s; "
                   f"scores: {run_dir / 'scores.csv'}")
     final = plan(spec, run_dir)
     _print_frame(final, "job states")
     if analyze_after:
-        _analyze_run(run_dir, scores, labels)
+        _analyze_run(run_dir)
 
 
 def _check_sources(spec) -> None:
@@ -226,24 +238,21 @@ def _check_sources(spec) -> None:
             raise CrosstuneError(f"unknown backbone {backbone!r}; see 'crosstune models list'")
 
 
-def _analyze_run(run_dir: Path, scores, labels) -> None:
+def _analyze_run(run_dir: Path) -> None:
     from crosstune.analysis.attribute import analyze, write_analysis
-    from crosstune.analysis.matrix import assemble
+    from crosstune.analysis.inputs import matrix_from_cross_run
     from crosstune.report.html import render_report
 
-    tuned = labels[labels.instruction != "untuned"]
-    usable = tuned[tuned.learned == "True"]
-    if len(usable) < len(tuned):
-        console.print(f"note: {len(tuned) - len(usable)} model(s) failed the quality check "
-                      "and are left out of the analysis")
-    if len(usable) < 4:
-        console.print("too few finetuned models that learned for an analysis")
+    matrix = matrix_from_cross_run(run_dir)
+    if len(matrix.scores) < 4:
+        console.print(f"only {len(matrix.scores)} finetuned model(s) learned: too few to analyse")
         return
-    matrix = assemble(scores.loc[usable.index], usable[["backbone", "instruction", "seed"]])
     result = analyze(matrix, n_permutations=999)
     write_analysis(result, run_dir / "analysis")
     render_report(result, run_dir / "analysis" / "report.html")
     console.print(result.verdict)
+    for note in result.notes:
+        console.print(f"note: {note}")
     console.print(f"report: {run_dir / 'analysis' / 'report.html'}")
 
 
