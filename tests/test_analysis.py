@@ -81,8 +81,8 @@ def test_reference_agreement_treats_small_scores_as_neutral():
     factors = pd.DataFrame({"backbone": "x", "instruction": "y", "seed": ["0", "1", "2"]},
                            index=scores.index)
     m = BiasMatrix(scores, factors)
-    ref = pd.Series({"a": 0.9, "b": 0.0})
-    table = reference_agreement(m, {("x", "y"): ref}, band=0.088)
+    ref = pd.Series({"a": 0.9, "b": 0.0}, name="released")
+    table = reference_agreement(m, {"x": ref}, band=0.088)
     assert table.share_preserved.iloc[0] == 1.0  # a: + and +; b: neutral and neutral
 
 
@@ -136,7 +136,7 @@ def test_full_analysis_writes_tables_json_and_a_report(tmp_path):
 
 
 def test_cross_run_folder_analyses_only_finetuned_models_that_learned(tmp_path):
-    from crosstune.analysis.inputs import matrix_from_cross_run
+    from crosstune.analysis.inputs import cross_run
 
     m = simulate(seed=7)
     labels = m.factors.assign(learned="True")
@@ -147,7 +147,8 @@ def test_cross_run_folder_analyses_only_finetuned_models_that_learned(tmp_path):
     pd.concat([labels, untuned]).rename_axis("model").to_csv(tmp_path / "labels.csv")
     scores.rename_axis("model").to_csv(tmp_path / "scores.csv")
     (tmp_path / "spec.json").write_text("{}")
-    matrix = matrix_from_cross_run(tmp_path)
+    matrix, references = cross_run(tmp_path)
+    assert list(references) == ["b0"]
     assert len(matrix.scores) == len(m.scores) - 1
     assert "b0--untuned" not in matrix.scores.index
     assert any("did not learn" in note for note in matrix.notes)

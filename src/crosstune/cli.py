@@ -151,6 +151,9 @@ def analyze_command(
     seed: Annotated[int, typer.Option()] = 0,
     out: Annotated[Path, typer.Option(help="folder for tables, JSON and report")] = Path("runs/analysis"),
     html: Annotated[bool, typer.Option(help="also write report.html")] = True,
+    reference: Annotated[list[str] | None, typer.Option(
+        help="BACKBONE=MODEL: compare that backbone's seeds with MODEL (repeatable)")] = None,
+    band: Annotated[float, typer.Option(help="neutral band for reference directions")] = 0.088,
 ) -> None:
     """Attribute bias vectors to backbone, instruction data and seed."""
     from crosstune.analysis.attribute import analyze, write_analysis
@@ -163,13 +166,13 @@ def analyze_command(
         raise CrosstuneError(f"--impute must be none, drop, bias-mean or zero, got {impute!r}")
     if permutations < 1:
         raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
-    matrix, cis = load_matrix(inputs, labels, rule, tuple(exclude or ()), orient,  # type: ignore[arg-type]
-                              impute)  # type: ignore[arg-type]
+    loaded = load_matrix(inputs, labels, rule, tuple(exclude or ()), orient,  # type: ignore[arg-type]
+                         impute, reference)  # type: ignore[arg-type]
     with console.status("analysing"):
-        result = analyze(matrix, permutations, standardize, seed)
+        result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band)
     write_analysis(result, out)
     if html:
-        render_report(result, out / "report.html", cis)
+        render_report(result, out / "report.html", loaded.cis)
     console.print(result.verdict)
     for note in result.notes:
         console.print(f"note: {note}")
@@ -239,21 +242,13 @@ def _check_sources(spec) -> None:
 
 
 def _analyze_run(run_dir: Path) -> None:
-    from crosstune.analysis.attribute import analyze, write_analysis
-    from crosstune.analysis.inputs import matrix_from_cross_run
-    from crosstune.report.html import render_report
+    from crosstune.analysis.inputs import cross_run
 
-    matrix = matrix_from_cross_run(run_dir)
+    matrix, _ = cross_run(run_dir)
     if len(matrix.scores) < 4:
         console.print(f"only {len(matrix.scores)} finetuned model(s) learned: too few to analyse")
         return
-    result = analyze(matrix, n_permutations=999)
-    write_analysis(result, run_dir / "analysis")
-    render_report(result, run_dir / "analysis" / "report.html")
-    console.print(result.verdict)
-    for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"report: {run_dir / 'analysis' / 'report.html'}")
+    analyze_command([run_dir], out=run_dir / "analysis")
 
 
 def _print_frame(frame, title: str) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crosstune.analysis.clustering import clustering_table, cosine_similarity, kmeans_agreement, pca
 from crosstune.analysis.matrix import BiasMatrix
-from crosstune.analysis.seeds import seed_sd, sign_agreement
+from crosstune.analysis.seeds import reference_agreement, seed_sd, sign_agreement
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
 from crosstune.store import write_csv, write_json
 
@@ -30,9 +30,13 @@ class Analysis:
     backbone_test: dict[str, float] = field(default_factory=dict)
 
 
-def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False, seed: int = 0
-            ) -> Analysis:
-    """Seed spread, similarity, clustering by each factor, K-Means, PCA, variance shares."""
+def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False, seed: int = 0,
+            references: dict[str, pd.Series] | None = None, band: float = 0.088) -> Analysis:
+    """Seed spread, similarity, clustering by each factor, K-Means, PCA, variance shares.
+
+    `references` maps a backbone to a reference bias vector (e.g. its released finetune) that
+    the seed majority of each of its groups is compared with, directions within ±band neutral.
+    """
     x = m.values(standardize)
     tables: dict[str, pd.DataFrame] = {
         "scores": m.scores.reset_index(names="model"),
@@ -49,10 +53,13 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     if {"backbone", "instruction"} <= set(m.factors.columns):
         tables["seed_sd"] = seed_sd(m)
         tables["sign_agreement"] = sign_agreement(m)
+        if references:
+            tables["reference_agreement"] = reference_agreement(m, references, band)
         tables["variance"] = variance_shares(m)
         backbone_test = backbone_vs_instruction(m, n_permutations, seed)
         notes += estimability(m)
     settings = {"n_permutations": n_permutations, "standardize": standardize, "seed": seed,
+                "neutral_band": band,
                 "n_models": len(m.scores), "n_biases": m.scores.shape[1]}
     analysis = Analysis(m, tables, settings, "", notes, explained.tolist(), backbone_test)
     analysis.verdict = verdict(analysis)
@@ -82,6 +89,10 @@ def verdict(a: Analysis) -> str:
             strength = "clearly" if p < 0.05 else "not significantly"
             text += (f" The backbone-minus-instruction gap is {gap:+.2f} (p = {p:.3f}): "
                      f"{lead} {strength} dominates.")
+    if "reference_agreement" in a.tables and not a.tables["reference_agreement"].empty:
+        share = a.tables["reference_agreement"].share_preserved.mean()
+        text += (f" The seeds' majority keeps the reference model's direction on {share:.0%} of "
+                 "biases on average.")
     if "seed_sd" in a.tables and not a.tables["seed_sd"].empty:
         text += f" Seed noise: mean per-bias SD across seeds {a.tables['seed_sd'].mean_sd.mean():.3f}."
     return text

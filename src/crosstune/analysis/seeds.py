@@ -43,16 +43,18 @@ def _direction(values: np.ndarray, band: float) -> np.ndarray:
     return np.where(np.abs(values) <= band, 0, np.sign(values))
 
 
-def reference_agreement(m: BiasMatrix, references: dict[tuple[str, str], pd.Series],
-                        band: float = 0.088) -> pd.DataFrame:
-    """Share of biases whose direction (±, or neutral within ±band) the seed majority keeps."""
+def reference_agreement(m: BiasMatrix, references: dict[str, pd.Series], band: float = 0.088
+                        ) -> pd.DataFrame:
+    """Per group: share of biases whose direction (±, or neutral within ±band) the seeds'
+    majority shares with the backbone's reference model (e.g. the originally released finetune).
+    """
     rows = []
     for key, block in _groups(m):
-        if key not in references:
+        if key[0] not in references:
             continue
-        ref = _direction(references[key].reindex(block.columns).to_numpy(dtype=float), band)
+        ref = _direction(references[key[0]].reindex(block.columns).to_numpy(dtype=float), band)
         seeds = _direction(block.to_numpy(), band)
         majority = np.array([pd.Series(col).mode().iloc[0] for col in seeds.T])
-        rows.append({"backbone": key[0], "instruction": key[1], "band": band,
-                     "share_preserved": float((majority == ref).mean())})
+        rows.append({"backbone": key[0], "instruction": key[1], "reference": references[key[0]].name,
+                     "band": band, "share_preserved": float((majority == ref).mean())})
     return pd.DataFrame(rows)

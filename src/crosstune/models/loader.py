@@ -80,7 +80,7 @@ def _from_folder_or_hub(source: str, trust_remote_code: bool) -> tuple[Any, Any,
             source, dtype=torch.float32, use_safetensors=True, trust_remote_code=trust_remote_code
         )
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except OSError as err:
+    except (OSError, ValueError) as err:
         where = "folder" if Path(source).exists() else "Hugging Face hub id (needs network)"
         raise CrosstuneError(
             f"cannot load model {source!r} as a {where}: {str(err).splitlines()[0][:200]}. "
