@@ -28,7 +28,7 @@ def real_handle(request):
     return handle
 
 
-def test_real_model_engine_equals_naive_scoring(real_handle):
+def test_real_model_option_probabilities_equal_naive_scoring(real_handle):
     queries = []
     for bias in select_biases(["anchoring", "status_quo_bias", "decoy_effect"]):
         for pair in bias.generate(2, 0):
@@ -37,8 +37,11 @@ def test_real_model_engine_equals_naive_scoring(real_handle):
                                            label_continuations(pair, side)))
     got = OptionScorer(real_handle).logprobs(queries)
     for query, scores in zip(queries, got, strict=True):
-        np.testing.assert_allclose(scores, naive_logprobs(real_handle, query.context, query.labels),
-                                   atol=1e-5)
+        naive = naive_logprobs(real_handle, query.context, query.labels)
+        # option probabilities within 1e-5; log-probs within fp32 noise of the logits (~20 in
+        # magnitude, so ~1e-6 relative), which different matmul shapes do not reproduce bit-wise
+        np.testing.assert_allclose(np.exp(scores), np.exp(naive), atol=1e-5)
+        np.testing.assert_allclose(scores, naive, atol=5e-5)
 
 
 def test_real_model_scores_are_reproducible(real_handle):

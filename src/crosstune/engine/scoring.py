@@ -129,7 +129,7 @@ class OptionScorer:
         """One forward pass per context; all single-token labels read at the last position."""
         inputs = self._left_padded([e.context for e in items])
         logits = self.handle.model(**inputs, logits_to_keep=1).logits[:, -1, :]
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = torch.log_softmax(logits.double(), dim=-1)
         out = []
         for n, e in enumerate(items):
             ids = torch.tensor([c[0] for c in e.continuations], device=logp.device)
@@ -154,7 +154,7 @@ class OptionScorer:
         logits = self.handle.model(input_ids=suffix["input_ids"], attention_mask=mask,
                                    position_ids=suffix["position_ids"], past_key_values=cache,
                                    use_cache=False, logits_to_keep=1).logits[:, -1, :]
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = torch.log_softmax(logits.double(), dim=-1)
         out = []
         for n, (_, i) in enumerate(members):
             ids = torch.tensor([c[0] for c in encoded[i].continuations], device=logp.device)
@@ -167,7 +167,7 @@ class OptionScorer:
         longest = max(len(c) for c in e.continuations)
         inputs = self._left_padded([r[:-1] for r in rows])
         logits = self.handle.model(**inputs, logits_to_keep=longest).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = torch.log_softmax(logits.double(), dim=-1)
         scores = []
         for n, cont in enumerate(e.continuations):
             span = logp[n, longest - len(cont):, :]
@@ -185,7 +185,7 @@ class OptionScorer:
             dec[n, : len(cont)] = torch.tensor([start, *cont[:-1]])
         enc = torch.tensor([e.context] * len(e.continuations), device=self.device)
         logits = model(input_ids=enc, decoder_input_ids=dec.to(self.device)).logits
-        logp = torch.log_softmax(logits.float(), dim=-1)
+        logp = torch.log_softmax(logits.double(), dim=-1)
         scores = []
         for n, cont in enumerate(e.continuations):
             ids = torch.tensor(cont, device=logp.device)[:, None]
