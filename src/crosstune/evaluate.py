@@ -82,6 +82,7 @@ def evaluate(handle: ModelHandle, config: EvalConfig, cache: ResultCache | None 
         "model": handle.describe(),
         "config": config.model_dump(),
         "scorer": OptionScorer.method if config.method == "probability" else Generator.method,
+        "shared_prefixes": config.method == "probability",
         "answer_cue": ANSWER_CUE,
         "n_pairs": len(pairs),
         "provenance": provenance(),
