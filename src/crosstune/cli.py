@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -72,10 +71,6 @@ def models_list() -> None:
                   "a PEFT adapter folder, or a .gguf file.")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(text).name or text).strip("-")
-
-
 @app.command("eval")
 def eval_command(
     model: Annotated[str, typer.Option(help="embedded name, hub id, folder, adapter or .gguf")],
@@ -97,7 +92,7 @@ def eval_command(
     from crosstune.evaluate import EvalConfig, build_pairs, evaluate, write_run
     from crosstune.models import load_model
     from crosstune.paths import home
-    from crosstune.store import claim_folder
+    from crosstune.store import claim_folder, slug
 
     names = [n for item in biases or [] for n in item.split(",") if n.strip()] or None
     if method not in ("probability", "generate"):
@@ -107,8 +102,10 @@ def eval_command(
     if prompt_format not in ("auto", "chat", "plain"):
         raise CrosstuneError(f"--format must be auto, chat or plain, got {prompt_format!r}")
     config = EvalConfig(biases=names, pairs=pairs, seed=seed, method=method, metric=metric)
-    n_prompts = 2 * len(build_pairs(config))  # validates names and --pairs before loading
-    folder = out or Path("runs") / f"eval-{_slug(model)}{'-' + _slug(adapter) if adapter else ''}"
+    pairs_to_score = build_pairs(config)  # validates names and --pairs before loading the model
+    n_prompts = 2 * len(pairs_to_score)
+    name = slug(Path(model).name or model) + (f"-{slug(Path(adapter).name)}" if adapter else "")
+    folder = out or Path("runs") / f"eval-{name}"
     started = time.perf_counter()
     with console.status(f"loading {model}"):
         handle = load_model(model, adapter, prompt_format, device,  # type: ignore[arg-type]
@@ -119,7 +116,7 @@ def eval_command(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(f"scoring {n_prompts} prompts", total=n_prompts)
-        result = evaluate(handle, config, cache, lambda k: bar.advance(task, k))
+        result = evaluate(handle, config, cache, lambda k: bar.advance(task, k), pairs_to_score)
     result.manifest["timing_s"] = {"load": round(loaded - started, 2),
                                    "evaluate": round(time.perf_counter() - loaded, 2)}
     write_run(result, folder)

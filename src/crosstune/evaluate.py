@@ -59,9 +59,9 @@ def build_pairs(config: EvalConfig) -> list[TestPair]:
 
 
 def evaluate(handle: ModelHandle, config: EvalConfig, cache: ResultCache | None = None,
-             progress: Progress | None = None) -> EvalResult:
-    """Score every pair of the selected biases with `handle`."""
-    pairs = build_pairs(config)
+             progress: Progress | None = None, pairs: list[TestPair] | None = None) -> EvalResult:
+    """Score every pair of the selected biases with `handle` (`pairs`: already built from config)."""
+    pairs = pairs if pairs is not None else build_pairs(config)
     prompts = [(p, side, handle.render(user_prompt(p, side), ANSWER_CUE))
                for p in pairs for side in SIDES]
     if config.method == "probability":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ import pandas as pd
 from crosstune.errors import CrosstuneError
 
 MANIFEST = "manifest.json"
+
+
+def slug(text: str) -> str:
+    """A folder-safe name: anything but letters, digits, '.', '_' and '-' becomes '-'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
 
 
 def _atomic(path: Path, write: Any) -> None:

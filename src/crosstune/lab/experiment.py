@@ -19,7 +19,7 @@ from crosstune.lab.job import job_folder, job_status
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.models import ModelHandle, load_model
 from crosstune.paths import home
-from crosstune.store import read_manifest, write_csv, write_json
+from crosstune.store import read_manifest, slug, write_csv, write_json
 
 log = logging.getLogger(__name__)
 Executor = Literal["local", "ray"]
@@ -80,7 +80,7 @@ def evaluate_all(spec: ExperimentSpec, run_dir: Path,
         todo = [j for j in jobs(spec) if j.backbone == backbone
                 and (job_status(run_dir, j) or {}).get("state") == "done"
                 and read_manifest(job_folder(run_dir, j) / "eval") is None]
-        base_dir = run_dir / "base" / _slug(backbone)
+        base_dir = run_dir / "base" / slug(backbone)
         if not todo and read_manifest(base_dir) is not None:
             continue
         base = load_model(backbone)
@@ -105,17 +105,13 @@ def evaluate_all(spec: ExperimentSpec, run_dir: Path,
                 progress(f"{backbone} + {job.dataset} seed {job.seed}")
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-._" else "-" for c in text)
-
-
 def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores: model x bias, labels: model -> backbone, instruction, seed, learned) of all evals."""
     scores, labels = {}, {}
     for backbone in spec.backbones:
-        base_dir = run_dir / "base" / _slug(backbone)
+        base_dir = run_dir / "base" / slug(backbone)
         if read_manifest(base_dir) is not None:
-            name = f"{_slug(backbone)}--untuned"
+            name = f"{slug(backbone)}--untuned"
             scores[name] = pd.read_csv(base_dir / "biases.csv").set_index("bias")["score"]
             labels[name] = {"backbone": backbone, "instruction": "untuned", "seed": "",
                             "learned": ""}
@@ -124,7 +120,7 @@ def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataF
         eval_dir = job_folder(run_dir, job) / "eval"
         if status.get("state") != "done" or read_manifest(eval_dir) is None:
             continue
-        name = f"{_slug(job.backbone)}--{_slug(job.dataset)}--s{job.seed}"
+        name = f"{slug(job.backbone)}--{slug(job.dataset)}--s{job.seed}"
         scores[name] = pd.read_csv(eval_dir / "biases.csv").set_index("bias")["score"]
         labels[name] = {"backbone": job.backbone, "instruction": job.dataset,
                         "seed": str(job.seed), "learned": str(status["learned"])}

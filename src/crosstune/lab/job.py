@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from crosstune.errors import CrosstuneError
 from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.spec import JobSpec
 from crosstune.lab.train import NanLossError, build_lora_model, heldout_metrics, train_lora
@@ -73,9 +72,3 @@ def _train(job: JobSpec, staging: Path) -> dict[str, Any]:
             "train": {"steps": outcome.steps, "final_loss": outcome.final_loss,
                       "seconds": round(time.perf_counter() - started, 1)}}
 
-
-def require_done(run_dir: Path, job: JobSpec) -> dict[str, Any]:
-    status = job_status(run_dir, job)
-    if status is None:
-        raise CrosstuneError(f"job {job.job_id} has not run")
-    return status
