@@ -16,9 +16,8 @@ import pandas as pd
 from crosstune.lab.job import job_status, model_name
 from crosstune.lab.spec import ExperimentSpec, jobs
 from crosstune.lab.transforms import parse_source
-from crosstune.store import slug, write_csv
+from crosstune.store import FORMAT_ONLY, slug, write_csv
 
-TABLE = "format_only.csv"
 COLUMNS = ["backbone", "dataset", "arm", "models", "learned", "task_accuracy", "task_accuracy_sd",
            "bias_distance_to_original"]
 
@@ -85,5 +84,5 @@ def write_format_only(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame)
     if not any("?" in d for d in spec.datasets):
         return None
     table = format_only_table(spec, run_dir, scores)
-    write_csv(run_dir / TABLE, table)
+    write_csv(run_dir / FORMAT_ONLY, table)
     return table
