@@ -42,6 +42,7 @@ LABELS = "labels.csv"  # cross-tuning run: model -> backbone, instruction, seed,
 FORMAT_ONLY = "format_only.csv"  # cross-tuning run: task accuracy and bias distance per format arm
 TRANSFER = "transfer.csv"  # cross-tuning run: per-bias change of the bias-injection arms, with CIs
 TRANSFER_RATIO = "transfer_ratio.csv"  # cross-tuning run: held-out / train change, with CIs
+TRANSFER_DATA = "transfer_data.json"  # cross-tuning run: training pairs' overlap with the evaluation
 ANALYSIS = "analysis"  # cross-tuning run: the analysis folder `crosstune report` writes
 LOG = "crosstune.log"  # library logs of the command that wrote the folder
 REPORT = "report.html"  # analysis: the self-contained report

@@ -2,7 +2,8 @@
 
 Every source becomes a list of `Example`: the conversation up to the last assistant turn
 (prompt) and that turn (completion), so the loss can be taken on completions only. A source may
-end in `?transform=NAME&seed=N` to train on a format-only variant (see `transforms`).
+end in `?transform=NAME&seed=N` to train on a format-only variant (see `transforms`). A
+`bias:NAME,...?direction=...` source renders the bias suite's own prompts (see `bias_data`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from crosstune.errors import CrosstuneError
+from crosstune.lab.bias_data import (
+    BiasSource,
+    bias_examples,
+    interleave,
+    is_bias_source,
+    mixed_count,
+    parse_bias_source,
+)
 from crosstune.lab.embedded_data import STYLES, generate
 from crosstune.lab.transforms import apply_transform, parse_source
+from crosstune.suite.prompts import ANSWER_CUE
 
 EMBEDDED_SIZE = 2400
 
@@ -30,6 +40,8 @@ class Example:
     """The instance without its instruction (rows' `input` field)."""
     output_space: str | None = None
     """The allowed answers or their form (rows' `output_space` field)."""
+    cue: str = ""
+    """Text that opens the answer turn (the bias suite's answer cue); the completion follows it."""
 
 
 def _extras(row: dict) -> dict[str, str | None]:
@@ -97,13 +109,26 @@ def _read_hub(name: str) -> list[dict]:
 
 def load_examples(source: str) -> list[Example]:
     """All examples of `source`: 'embedded:STYLE', a .jsonl/.json/.parquet file, or a hub name,
-    optionally followed by '?transform=NAME&seed=N'."""
+    optionally followed by '?transform=NAME&seed=N'; or a 'bias:...' source."""
+    if is_bias_source(source):
+        return _bias_dataset(parse_bias_source(source))
     base, transform, seed = parse_source(source)
     return apply_transform(_load_base(base), transform, seed)
 
 
+def _bias_dataset(source: BiasSource) -> list[Example]:
+    """The suite's prompts with their trained answers, shuffled in with the mix dataset's rows."""
+    rows = [Example((("user", prompt.text),), completion, task=f"bias:{prompt.pair.bias}", cue=ANSWER_CUE)
+            for prompt, completion in bias_examples(source)]
+    ordinary = load_examples(source.mix) if source.mix else []
+    return interleave(rows, ordinary, mixed_count(len(rows), source.ratio), source.seed)
+
+
 def on_the_hub(source: str) -> bool:
-    """Whether `source` names a Hugging Face hub dataset (not embedded, not a local file)."""
+    """Whether `source` names (or, for a bias source, mixes in) a Hugging Face hub dataset."""
+    if is_bias_source(source):
+        mix = parse_bias_source(source).mix
+        return mix is not None and on_the_hub(mix)
     base = parse_source(source)[0]
     return not base.startswith("embedded:") and not base.endswith((".jsonl", ".json", ".parquet"))
 

@@ -15,10 +15,11 @@ from crosstune.evaluate import EvalConfig, EvalProgress, build_pairs, evaluate_i
 from crosstune.lab.datasets import load_examples, on_the_hub, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
-from crosstune.lab.job import job_folder, job_status, model_name, run_job
+from crosstune.lab.job import base_folder, job_folder, job_status, model_name, run_job
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
 from crosstune.lab.train import StepReport
+from crosstune.lab.transfer import training_disjointness, write_transfer
 from crosstune.logs import also_log_to
 from crosstune.models import load_model
 from crosstune.models.adapters import attach_adapter
@@ -26,13 +27,13 @@ from crosstune.models.loader import check_model_spec
 from crosstune.paths import result_cache
 from crosstune.store import (
     ADAPTER,
-    BASES,
     EVAL,
     LABELS,
     LOG,
     SCORE_COLUMN,
     SCORES,
     SPEC,
+    TRANSFER_DATA,
     claim,
     read_biases,
     read_manifest,
@@ -40,6 +41,8 @@ from crosstune.store import (
     write_csv,
     write_json,
 )
+from crosstune.suite.registry import select_biases
+from crosstune.suite.types import TestPair
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class RunOutcome:
     evaluate_s: float
     format_only: pd.DataFrame | None
     """Per backbone and format-only arm: task accuracy and bias distance (when the spec has arms)."""
+    transfer_ratio: pd.DataFrame | None = None
+    """Per backbone: held-out / train change of the biased arm (when the spec has [transfer])."""
 
 
 def run_folder(spec: ExperimentSpec, parent: Path) -> Path:
@@ -78,7 +83,9 @@ def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "lo
         evaluate_all(spec, run_dir, executor, address, progress)
         scores, _ = collect(spec, run_dir)
         arms = write_format_only(spec, run_dir, scores)
-    return RunOutcome(round(trained - started, 1), round(time.perf_counter() - trained, 1), arms)
+        transfer = write_transfer(spec, run_dir, list(scores.columns))
+    return RunOutcome(round(trained - started, 1), round(time.perf_counter() - trained, 1), arms,
+                      transfer[1] if transfer else None)
 
 
 def check_spec(spec: ExperimentSpec, fetch: bool = True) -> None:
@@ -94,14 +101,36 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True) -> None:
             raise CrosstuneError(f"{field} lists {', '.join(repeated)} more than once")
     if spec.data_seeds is not None and len(set(spec.data_seeds)) != len(spec.data_seeds):
         raise CrosstuneError("data_seeds lists a seed more than once")
-    build_pairs(eval_config(spec))  # unknown biases, empty selections
+    evaluation_pairs = build_pairs(eval_config(spec))  # unknown biases, empty selections
+    if spec.transfer is not None:
+        check_transfer(spec, evaluation_pairs)
     for backbone in spec.backbones:
         check_model_spec(backbone)
-    for dataset in spec.datasets:
+    for dataset in spec.all_datasets:
         if fetch or not on_the_hub(dataset):
             split(load_examples(dataset), spec.quality.heldout)
     if spec.accuracy is not None:
         check_tasks(spec.accuracy)
+
+
+def check_transfer(spec: ExperimentSpec, evaluation_pairs: list[TestPair]) -> dict[str, int]:
+    """Train and held-out biases exist and are evaluated; training never sees an evaluation
+    scenario or prompt. Returns the overlap counts the run records."""
+    assert spec.transfer is not None
+    t = spec.transfer
+    evaluated = {p.bias for p in evaluation_pairs}
+    named = t.train_biases + (t.heldout_biases or [])
+    missing = sorted({b.name for b in select_biases(named)} - evaluated)
+    if missing:
+        raise CrosstuneError(f"transfer biases {missing} are not in evaluation.biases; evaluate them too")
+    if len(evaluated) == len(t.train_biases):
+        raise CrosstuneError("transfer: no held-out bias is evaluated; add some to evaluation.biases")
+    overlap = training_disjointness(spec, evaluation_pairs)
+    if overlap["shared_scenarios"] or overlap["shared_prompts"]:
+        raise CrosstuneError(f"transfer training pairs share {overlap['shared_scenarios']} scenario(s) and "
+                             f"{overlap['shared_prompts']} prompt(s) with the evaluation; use the built-in "
+                             "scenarios for evaluation or another scenarios file")
+    return overlap
 
 
 def eval_config(spec: ExperimentSpec) -> EvalConfig:
@@ -125,6 +154,8 @@ def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
     """A run folder belongs to one spec: a changed spec must go to a new folder."""
     if not claim(run_dir, "crosstune-run", spec.model_dump(mode="json")):
         write_json(run_dir / SPEC, spec.model_dump(mode="json"))
+        if spec.transfer is not None:
+            write_json(run_dir / TRANSFER_DATA, check_transfer(spec, build_pairs(eval_config(spec))))
 
 
 def train_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",
@@ -157,10 +188,6 @@ def _run(tasks: list[Task], what: str, executor: Executor, address: str | None,
 
 def _train_job(job_json: str, run_dir: str, on_step: StepReport | None = None) -> None:
     run_job(JobSpec.model_validate_json(job_json), Path(run_dir), on_step)
-
-
-def base_folder(run_dir: Path, backbone: str) -> Path:
-    return run_dir / BASES / slug(backbone)
 
 
 def _pending_evals(spec: ExperimentSpec, run_dir: Path, backbone: str) -> list[JobSpec]:

@@ -46,8 +46,8 @@ def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame)
     untuned: dict[tuple[str, str], float] = {}
     for job in jobs(spec):
         status = job_status(run_dir, job)
-        if status is None or status.state != "done":
-            continue
+        if status is None or status.state != "done" or job.dataset not in spec.datasets:
+            continue  # transfer arms are not format arms
         base, arm, _ = parse_source(job.dataset)
         group = groups.setdefault((job.backbone, base, arm), {"vectors": [], "accuracy": [], "learned": 0})
         group["learned"] += status.learned

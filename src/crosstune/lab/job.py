@@ -24,7 +24,7 @@ from crosstune.lab.train import (
 )
 from crosstune.models import load_model
 from crosstune.provenance import provenance
-from crosstune.store import ADAPTER, JOB, JOBS, STATUS, read_json, slug, staged, write_json
+from crosstune.store import ADAPTER, BASES, JOB, JOBS, STATUS, read_json, slug, staged, write_json
 from crosstune.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def model_name(job: JobSpec | None, backbone: str) -> str:
 
 def job_folder(run_dir: Path, job: JobSpec) -> Path:
     return run_dir / JOBS / job.job_id
+
+
+def base_folder(run_dir: Path, backbone: str) -> Path:
+    """The untuned backbone's evaluation folder."""
+    return run_dir / BASES / slug(backbone)
 
 
 def job_status(run_dir: Path, job: JobSpec) -> JobStatus | None:

@@ -83,6 +83,34 @@ class AccuracySpec(_Strict):
                              "the reference's gain over the backbone (mean over tasks)")
 
 
+class TransferSpec(_Strict):
+    """Bias injection and transfer: `unbiased` and `biased` finetunes on the train biases' prompts,
+    measured on the train biases and on held-out ones (see `crosstune.lab.bias_data`)."""
+
+    train_biases: list[str] = Field(min_length=1, description="biases the `biased` arm is trained on")
+    heldout_biases: list[str] | None = Field(
+        None, description="biases never trained on; none = every other evaluated bias")
+    pairs: int = Field(40, ge=1, description="training pairs per train bias (4 examples each)")
+    seed: int = Field(0, description="seed of the training pairs")
+    mix: str | None = Field("embedded:flan-style", description="ordinary instruction data mixed in")
+    mix_ratio: float = Field(0.5, ge=0, lt=1, description="share of the training set from `mix`")
+
+    @model_validator(mode="after")
+    def _disjoint_roles(self) -> TransferSpec:
+        both = sorted(set(self.train_biases) & set(self.heldout_biases or []))
+        if both:
+            raise ValueError(f"{both} are both train and held-out biases")
+        return self
+
+    def arms(self) -> dict[str, str]:
+        """direction -> dataset source, control arm first."""
+        from crosstune.lab.bias_data import BiasSource
+
+        ratio = self.mix_ratio if self.mix else 0.0
+        return {d: BiasSource(tuple(self.train_biases), d, self.pairs, self.seed, self.mix, ratio).text()
+                for d in ("unbiased", "biased")}
+
+
 class ResourcesSpec(_Strict):
     num_gpus: float = Field(0, ge=0, description="GPUs per Ray task (CPUs per task = threads)")
 
@@ -93,7 +121,7 @@ class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
                       description="experiment name (folder name under runs/): letters, digits, . _ -")
     backbones: list[str] = Field(min_length=1, description="model specs (see crosstune models)")
-    datasets: list[str] = Field(min_length=1, description="instruction datasets")
+    datasets: list[str] = Field([], description="instruction datasets (may be empty with [transfer])")
     seeds: list[int] = Field(min_length=1, description="LoRA-init seeds, one job each")
     data_seeds: list[int] | None = Field(None, description="data-order seeds; default = seeds")
     threads: int = Field(2, ge=1, description="CPU threads per job; the bits depend on it")
@@ -103,6 +131,18 @@ class ExperimentSpec(_Strict):
     quality: QualitySpec = QualitySpec()
     accuracy: AccuracySpec | None = None
     resources: ResourcesSpec = ResourcesSpec()
+    transfer: TransferSpec | None = None
+
+    @property
+    def all_datasets(self) -> list[str]:
+        """The grid's datasets: those listed, then the transfer arms'."""
+        return self.datasets + (list(self.transfer.arms().values()) if self.transfer else [])
+
+    @model_validator(mode="after")
+    def _something_to_train(self) -> ExperimentSpec:
+        if not self.datasets and self.transfer is None:
+            raise ValueError("list at least one dataset, or add a [transfer] section")
+        return self
 
     @model_validator(mode="after")
     def _references_name_backbones(self) -> ExperimentSpec:
@@ -160,5 +200,5 @@ def jobs(spec: ExperimentSpec) -> list[JobSpec]:
     data_seeds = spec.data_seeds or spec.seeds
     return [JobSpec(backbone=b, dataset=d, seed=s, data_seed=ds, threads=spec.threads, lora=spec.lora,
                     training=spec.training, quality=spec.quality, accuracy=spec.accuracy)
-            for b in spec.backbones for d in spec.datasets
+            for b in spec.backbones for d in spec.all_datasets
             for s, ds in zip(spec.seeds, data_seeds, strict=True)]

@@ -132,7 +132,7 @@ def target_modules(model: Any, requested: list[str] | str) -> list[str]:
 def encode_example(handle: ModelHandle, example: Example, max_length: int) -> dict[str, list[int]]:
     """Token ids with labels -100 on the prompt: the loss is on the completion only."""
     tok = handle.tokenizer
-    prompt = handle.render_turns(example.prompt)
+    prompt = handle.render_turns(example.prompt) + example.cue
     prompt_ids = tok(prompt, add_special_tokens=handle.add_special_tokens)["input_ids"]
     answer_ids = tok(example.completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     if handle.kind == "seq2seq":

@@ -96,15 +96,11 @@ class Invariant(_Scripted):
         decoy_share = rng.uniform(0.05, 0.5)
         if prompt.side == "control":
             return q
-        m = pair.metric
         n = len(pair.treatment_options)
-        if m.kind == "ratio":
-            return q[::-1].copy() if m.flip else q
-        keep = list(m.compare) if m.compare is not None else list(range(n))
-        if len(keep) == n:
-            return q
-        out = np.full(n, decoy_share / (n - len(keep)))
-        out[keep] = q * (1 - decoy_share)
+        keep = [pair.same_answer_in_treatment(i) for i in range(len(q))]
+        extra = n - len(keep)
+        out = np.full(n, decoy_share / extra if extra else 0.0)
+        out[keep] = q * (1 - decoy_share) if extra else q
         return out
 
 

@@ -25,6 +25,8 @@ class Scenario:
     alternative: str
     """Another verb phrase from the same industry, the rival plan in two-option designs."""
     description: str | None = None
+    training: bool = False
+    """From `TRAINING_SCENARIOS`: templates with content pools of their own use their training pool."""
 
     @property
     def peers(self) -> str:
@@ -163,18 +165,76 @@ _INDUSTRIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _build_pool() -> tuple[Scenario, ...]:
+_TRAINING_INDUSTRIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "shipping line": (
+        ("head of fleet planning", "port operations director", "commercial director"),
+        ("order four dual-fuel container ships", "add a direct service to West Africa",
+         "sell the ageing feeder vessels"),
+    ),
+    "dairy processor": (
+        ("plant director", "head of milk procurement", "export sales manager"),
+        ("build a powdered-milk dryer", "pay farmers a premium for pasture-fed milk",
+         "launch a lactose-free yoghurt line"),
+    ),
+    "cinema chain": (
+        ("head of programming", "director of estates", "head of food and beverage"),
+        ("fit reclining seats in every screen", "close the two smallest sites",
+         "start a monthly subscription pass"),
+    ),
+    "mining company": (
+        ("mine manager", "head of exploration", "chief sustainability officer"),
+        ("extend the open pit to the northern deposit", "switch the haul trucks to battery power",
+         "sell the minority stake in a copper project"),
+    ),
+    "vineyard estate": (
+        ("winemaker", "estate manager", "head of sales"),
+        ("replant ten hectares with drought-tolerant vines", "open a tasting room in the city",
+         "export to the Chinese market"),
+    ),
+    "private school group": (
+        ("head of academics", "bursar", "admissions director"),
+        ("open a new primary school in the suburbs", "give every pupil a tablet",
+         "introduce the international baccalaureate"),
+    ),
+    "water utility": (
+        ("head of network maintenance", "asset strategy manager", "customer services director"),
+        ("replace the oldest cast-iron mains", "install smart meters in every home",
+         "build a desalination plant"),
+    ),
+    "sports club": (
+        ("club director", "head of commercial partnerships", "stadium manager"),
+        ("expand the stadium by five thousand seats", "sign a shirt deal with a betting firm",
+         "found a women's professional team"),
+    ),
+    "toy manufacturer": (
+        ("head of product development", "licensing manager", "supply chain director"),
+        ("license characters from a film studio", "replace plastic with moulded wood",
+         "open an outlet store at the factory"),
+    ),
+    "car rental company": (
+        ("fleet purchasing manager", "head of airport stations", "pricing director"),
+        ("add two hundred electric cars to the fleet", "close the downtown branches",
+         "launch app-only keyless rentals"),
+    ),
+}
+
+
+def _build_pool(industries: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+                training: bool = False) -> tuple[Scenario, ...]:
     pool = []
-    for industry, (roles, decisions) in _INDUSTRIES.items():
+    for industry, (roles, decisions) in industries.items():
         for r, role in enumerate(roles):
             for d, decision in enumerate(decisions):
                 alternative = decisions[(d + 1) % len(decisions)]
                 slug = industry.split()[0].lower()
-                pool.append(Scenario(f"{slug}-{r}{d}", industry, role, decision, alternative))
+                pool.append(Scenario(f"{'train-' if training else ''}{slug}-{r}{d}", industry, role,
+                                     decision, alternative, training=training))
     return tuple(pool)
 
 
-SCENARIOS: tuple[Scenario, ...] = _build_pool()
+SCENARIOS: tuple[Scenario, ...] = _build_pool(_INDUSTRIES)
+TRAINING_SCENARIOS: tuple[Scenario, ...] = _build_pool(_TRAINING_INDUSTRIES, training=True)
+"""Industries no evaluation uses: the pool bias-injection training data is drawn from."""
 
 
 _MAX_LINE = 1000

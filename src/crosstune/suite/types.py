@@ -72,6 +72,15 @@ class TestPair:
     def text(self, side: Side) -> str:
         return self.control if side == "control" else self.treatment
 
+    def same_answer_in_treatment(self, control_index: int) -> int:
+        """The treatment option that gives the same answer as control option `control_index` on
+        the scale the score compares: mirrored for flip designs, the `compare` slot for designs
+        whose treatment adds options. Answering both so scores no bias."""
+        m = self.metric
+        if m.kind == "ratio":
+            return len(self.treatment_options) - 1 - control_index if m.flip else control_index
+        return m.compare[control_index] if m.compare is not None else control_index
+
     def presented(self, side: Side, reversed_order: bool = False) -> list[int]:
         """Scale indices in the order they are shown; position i gets label OPTION_LABELS[i]."""
         n = len(self.options(side))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crosstune.suite.phrasing import a, intro, money
 from crosstune.suite.registry import register
-from crosstune.suite.types import Draft, Draw, Metric
+from crosstune.suite.types import Draft, Draw, Metric, T
 
 _SOURCE = "Itzhak et al. 2024"
 _VALIDITY = ("Valid", "Invalid")
@@ -32,10 +32,29 @@ _BELIEVABLE_INVALID = (
     ("salmon", "fish", "animals"),
 )
 _SYLLABLES = ("bli", "dor", "zan", "wex", "kup", "mol", "tig", "ras", "fen", "lop", "quo", "vir")
+# Bias-injection training data (training scenarios) draws from these instead, so no training
+# syllogism is an evaluation one.
+_UNBELIEVABLE_TRAINING = (
+    ("spoons", "insects", "able to crawl"), ("glaciers", "volcanoes", "erupting"),
+    ("pianos", "fruits", "edible"), ("rabbits", "stones", "made of granite"),
+    ("candles", "fish", "able to breathe underwater"), ("clouds", "bricks", "heavy"),
+    ("dogs", "vehicles", "powered by engines"), ("shoes", "clocks", "able to tell the time"),
+)
+_BELIEVABLE_INVALID_TRAINING = (
+    ("owls", "birds", "animals"), ("lilies", "flowers", "plants"), ("pines", "trees", "plants"),
+    ("wolves", "mammals", "animals"), ("spanners", "tools", "objects"),
+    ("pilots", "professionals", "people"), ("silver", "metals", "elements"),
+    ("cellos", "string instruments", "objects that make sound"),
+)
+_SYLLABLES_TRAINING = ("gra", "pim", "sov", "hux", "nel", "tor", "jab", "wum", "cev", "dra", "yol", "mek")
+
+
+def _pool(d: Draw, evaluation: T, training: T) -> T:
+    return training if d.s.training else evaluation
 
 
 def _nonsense(d: Draw) -> str:
-    return "".join(d.pick(_SYLLABLES) for _ in range(2)) + "s"
+    return "".join(d.pick(_pool(d, _SYLLABLES, _SYLLABLES_TRAINING)) for _ in range(2)) + "s"
 
 
 def _neutral_terms(d: Draw) -> tuple[str, str, str]:
@@ -60,7 +79,9 @@ def _invalid(s: str, m: str, p: str) -> str:
           "valid logic is rejected when the conclusion is unbelievable", 2, source=_SOURCE)
 def belief_valid(d: Draw) -> Draft:
     ask = d.pick(_ASK_VALID)
-    return Draft(f"{_valid(*_neutral_terms(d))} {ask}", f"{_valid(*d.pick(_UNBELIEVABLE))} {ask}",
+    neutral = _valid(*_neutral_terms(d))
+    unbelievable = _valid(*d.pick(_pool(d, _UNBELIEVABLE, _UNBELIEVABLE_TRAINING)))
+    return Draft(f"{neutral} {ask}", f"{unbelievable} {ask}",
                  _VALIDITY, ("Valid", "Invalid"),
                  Metric(kind="difference", target=(0, 0), sign=-1.0))
 
@@ -71,7 +92,7 @@ def belief_valid(d: Draw) -> Draft:
 def belief_invalid(d: Draw) -> Draft:
     ask = d.pick(_ASK_VALID)
     return Draft(f"{_invalid(*_neutral_terms(d))} {ask}",
-                 f"{_invalid(*d.pick(_BELIEVABLE_INVALID))} {ask}",
+                 f"{_invalid(*d.pick(_pool(d, _BELIEVABLE_INVALID, _BELIEVABLE_INVALID_TRAINING)))} {ask}",
                  _VALIDITY, ("Invalid", "Valid"), Metric(kind="difference", target=(0, 0)))
 
 
