@@ -62,6 +62,15 @@ def is_bias_source(source: str) -> bool:
     return source.startswith(PREFIX)
 
 
+def short_label(source: str) -> str:
+    """A bias source as tables and model names show it ('biased:anchoring,framing_effect');
+    any other dataset unchanged."""
+    if not is_bias_source(source):
+        return source
+    parsed = parse_bias_source(source)
+    return f"{parsed.direction}:{','.join(parsed.biases)}"
+
+
 def parse_bias_source(source: str) -> BiasSource:
     """Check every part of the string; unknown biases are named with suggestions."""
     body, _, query = source[len(PREFIX):].partition("?")

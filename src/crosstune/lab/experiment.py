@@ -12,6 +12,7 @@ import pandas as pd
 
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, EvalProgress, build_pairs, evaluate_into
+from crosstune.lab.bias_data import short_label
 from crosstune.lab.datasets import load_examples, on_the_hub, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
@@ -144,7 +145,7 @@ def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     rows = []
     for job in jobs(spec):
         status = job_status(run_dir, job)
-        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": job.dataset,
+        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": short_label(job.dataset),
                      "seed": job.seed, "data_seed": job.data_seed,
                      "state": status.state if status else "pending"})
     return pd.DataFrame(rows)
@@ -239,7 +240,7 @@ def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataF
             continue
         name = model_name(job, job.backbone)
         scores[name] = read_biases(folder)[SCORE_COLUMN]
-        labels[name] = {"backbone": job.backbone, "instruction": job.dataset,
+        labels[name] = {"backbone": job.backbone, "instruction": short_label(job.dataset),
                         "seed": str(job.seed), "learned": status.learned}
     score_table = pd.DataFrame(scores).T.rename_axis("model")
     label_table = pd.DataFrame.from_dict(labels, orient="index").rename_axis("model")

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from crosstune.errors import CrosstuneError
+from crosstune.lab.bias_data import short_label
 from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.spec import JobSpec
 from crosstune.lab.task_accuracy import accuracy_check
@@ -46,7 +47,7 @@ def model_name(job: JobSpec | None, backbone: str) -> str:
     """A model's row name in scores.csv: backbone--untuned or backbone--dataset--sSEED."""
     if job is None:
         return f"{slug(backbone)}--untuned"
-    return f"{slug(job.backbone)}--{slug(job.dataset)}--s{job.seed}"
+    return f"{slug(job.backbone)}--{slug(short_label(job.dataset))}--s{job.seed}"
 
 
 def job_folder(run_dir: Path, job: JobSpec) -> Path:
