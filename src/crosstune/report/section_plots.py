@@ -68,6 +68,7 @@ def transfer_changes(transfer: pd.DataFrame) -> str:
             ax.set_title(f"{backbone}: vs {against}", fontsize=9)
             ax.set_xlabel("change in bias score (95% CI)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in ROLE_COLOURS.values()]
-    fig.legend(handles, ["trained bias", "held-out bias"], loc="upper right", fontsize=7)
     fig.tight_layout()
+    fig.legend(handles, ["trained bias", "held-out bias"], loc="lower center", bbox_to_anchor=(0.5, 1.0),
+               ncol=2, fontsize=7)
     return _encode(fig)
