@@ -226,3 +226,25 @@ def test_report_command_prints_a_position_line_per_backbone(tmp_path, monkeypatc
     assert "position preference, alpha: P(first) / P(last) untuned" in out
     assert "position preference, beta/2:" in out
     assert (tmp_path / ANALYSIS / REPORT).read_text().count('class="run-section"') == 1
+
+
+def test_section_figures_decode_in_headless_chromium(tmp_path):
+    import subprocess
+
+    from test_report_browser import CHROMIUM, PROBE
+
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium (installed by .ci/run)")
+    build_run(tmp_path)
+    transfer_tables()[0].to_csv(tmp_path / TRANSFER, index=False)
+    run_analysis([tmp_path], tmp_path / ANALYSIS, permutations=9, band=0.088)
+    probed = tmp_path / "probed.html"
+    probed.write_text((tmp_path / ANALYSIS / REPORT).read_text().replace("</body>", PROBE))
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    # five analysis figures, then the position and transfer sections' figures
+    assert 'data-probe="images=7;decoded=7;' in result.stdout, result.stderr[-2000:]
