@@ -178,9 +178,11 @@ def test_transfer_section_from_the_ratio_table_alone_has_no_figure(tmp_path):
     assert section.title == "Bias transfer" and section.figure is None and len(section.tables) == 1
 
 
-def test_transfer_figure_draws_a_single_reference_and_missing_cis(tmp_path):
+def test_transfer_figure_draws_one_reference_missing_cis_and_a_ci_that_misses_its_estimate(tmp_path):
     changes, _ = transfer_tables(("alpha",))
-    changes = changes[changes.versus == "control"].assign(ci_low=np.nan, ci_high=np.nan)
+    changes = changes[changes.versus == "control"].reset_index(drop=True)
+    changes.loc[:1, ["ci_low", "ci_high"]] = np.nan
+    changes.loc[2, "ci_low"] = changes.loc[2, "change"] + 0.05
     changes.to_csv(tmp_path / TRANSFER, index=False)
     (section,) = run_sections(tmp_path)
     assert section.figure and len(section.tables) == 1

@@ -58,7 +58,9 @@ def transfer_changes(transfer: pd.DataFrame) -> str:
             ax = axes[r, c]
             rows = transfer[(transfer.backbone == backbone) & (transfer.versus == against)]
             rows = rows.sort_values(["role", "bias"], ascending=[False, True]).reset_index(drop=True)
-            err = np.nan_to_num(np.vstack([rows.change - rows.ci_low, rows.ci_high - rows.change]))
+            err = np.vstack([rows.change - rows.ci_low, rows.ci_high - rows.change])
+            # no CI (one seed) or one that misses its estimate: no whisker on that side, not an error
+            err = np.where(np.isfinite(err), err, 0).clip(min=0)
             colours = [ROLE_COLOURS.get(role, "grey") for role in rows.role]
             ax.barh(rows.index, rows.change, color=colours, xerr=err, capsize=2,
                     error_kw={"lw": 0.8})
