@@ -128,6 +128,8 @@ def test_models_without_positions_csv_are_skipped_and_the_rest_shown(tmp_path):
     table = position_table(position_masses(tmp_path))
     assert "alpha--untuned" not in set(table.model) and "beta-2--untuned" in set(table.model)
     assert len(table) == 9
+    line = position_lines(tmp_path)[0]
+    assert line.startswith("position preference, alpha: P(first) / P(last) untuned not measured; its 4")
 
 
 def test_position_lines_give_untuned_and_finetune_mean_per_backbone(tmp_path):

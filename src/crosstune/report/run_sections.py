@@ -134,6 +134,10 @@ def backbone_positions(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _pair(first: float, last: float) -> str:
+    return "not measured" if pd.isna(first) else f"{first:.3f} / {last:.3f}"
+
+
 def position_lines(run: Path) -> list[str]:
     """One line per backbone for the terminal; none when the run has no position tables."""
     masses = position_masses(run)
@@ -141,10 +145,11 @@ def position_lines(run: Path) -> list[str]:
         return []
     lines = []
     for row in backbone_positions(position_table(masses)).itertuples(index=False):
-        tuned = (f"; its {row.finetunes} finetune(s) {row.finetuned_p_first:.3f} / {row.finetuned_p_last:.3f}"
-                 if row.finetunes else "")
-        lines.append(f"position preference, {row.backbone}: P(first) / P(last) untuned "
-                     f"{row.untuned_p_first:.3f} / {row.untuned_p_last:.3f}{tuned} "
+        parts = [f"untuned {_pair(row.untuned_p_first, row.untuned_p_last)}"]
+        if row.finetunes:
+            tuned = _pair(row.finetuned_p_first, row.finetuned_p_last)
+            parts.append(f"its {row.finetunes} finetune(s) {tuned}")
+        lines.append(f"position preference, {row.backbone}: P(first) / P(last) {'; '.join(parts)} "
                      f"(uniform {row.p_uniform:.3f})")
     return lines
 
@@ -183,7 +188,8 @@ def format_only_section(run: Path) -> Section | None:
     return Section(
         "Format-only arms: task accuracy and bias distance to the original arm",
         "One row per backbone and training arm (same dataset, instructions emptied or outputs "
-        "shuffled): held-out task accuracy, and the RMS bias-score distance of the arm's models to "
+        "shuffled; untuned: the backbone itself): held-out task accuracy, and the RMS bias-score "
+        "distance of the arm's models to "
         "the original arm's models. The original row's distance is its own seed-to-seed spread, the "
         "noise floor (empty with one seed): an arm at or below it is as close to original as "
         "original's seeds are to each other.",
