@@ -29,14 +29,14 @@ from crosstune.store import (
 
 POSITION_TABLE = "position_preference.csv"  # analysis folder: P(first), P(last), uniform per model
 POSITION_COLUMNS = ["n_options", "position", "label", "mass", "uniform", "n_prompts"]
-# spelled by crosstune.lab.transfer, which writes TRANSFER and TRANSFER_RATIO
+# the columns crosstune.lab.transfer writes to TRANSFER and TRANSFER_RATIO (issue 12)
 TRANSFER_COLUMNS = ["backbone", "bias", "role", "versus", "change", "ci_low", "ci_high", "seeds", "pairs"]
 RATIO_COLUMNS = ["backbone", "versus", "ratio", "ci_low", "ci_high", "train_change", "heldout_change"]
 FACTORS = ["backbone", "instruction", "seed", "learned"]
 UNTUNED = "untuned"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds frames: compared by identity
 class Section:
     """One report section: its title, how to read it, a figure (base64 PNG) and captioned tables."""
 
