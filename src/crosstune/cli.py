@@ -278,6 +278,14 @@ def report_command(
         raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
                              "for score tables use 'crosstune analyze'")
     analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations)
+    _print_positions(run_dir)
+
+
+def _print_positions(run_dir: Path) -> None:
+    from crosstune.report.run_sections import position_lines
+
+    for line in position_lines(run_dir):
+        console.print(line)
 
 
 class _GridProgress(_RichProgress):
@@ -319,6 +327,7 @@ def run_command(
                                  _GridProgress(bar))
     if outcome.format_only is not None:
         _print_frame(outcome.format_only, "format-only arms")
+    _print_positions(run_dir)
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
                   f"scores: {run_dir / SCORES}; library log: {run_dir / LOG}")
     _print_frame(plan(spec, run_dir), "job states")

@@ -23,7 +23,7 @@ from crosstune.respondents.base import Answer, Prompt, Respondent
 from crosstune.respondents.model import ModelRespondent
 from crosstune.scores.metrics import METRICS, MetricName, pair_scores
 from crosstune.scores.summary import summarise
-from crosstune.store import EvalFiles, claim, slug, write_eval
+from crosstune.store import POSITION_COLUMNS, EvalFiles, claim, slug, write_eval
 from crosstune.suite.prompts import ANSWER_CUE, Side
 from crosstune.suite.registry import select_biases
 from crosstune.suite.scenarios import load_scenarios
@@ -205,8 +205,7 @@ def position_preference(answers: list[Answer]) -> pd.DataFrame:
     rows = [{"n_options": n, "position": i + 1, "label": OPTION_LABELS[i],
              "mass": float(sums[n][i] / counts[n]), "uniform": 1.0 / n, "n_prompts": counts[n]}
             for n in sorted(sums) for i in range(n)]
-    return pd.DataFrame(rows, columns=["n_options", "position", "label", "mass", "uniform",
-                                       "n_prompts"])
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
 def position_summary(position: pd.DataFrame, answers: list[Answer]) -> dict[str, Any]:

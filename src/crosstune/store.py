@@ -43,6 +43,7 @@ FORMAT_ONLY = "format_only.csv"  # cross-tuning run: task accuracy and bias dist
 TRANSFER = "transfer.csv"  # cross-tuning run: per-bias change of the bias-injection arms, with CIs
 TRANSFER_RATIO = "transfer_ratio.csv"  # cross-tuning run: held-out / train change, with CIs
 TRANSFER_DATA = "transfer_data.json"  # cross-tuning run: training pairs' overlap with the evaluation
+POSITION_TABLE = "position_preference.csv"  # analysis folder: P(first), P(last), uniform per model
 ANALYSIS = "analysis"  # cross-tuning run: the analysis folder `crosstune report` writes
 LOG = "crosstune.log"  # library logs of the command that wrote the folder
 REPORT = "report.html"  # analysis: the self-contained report
@@ -58,6 +59,11 @@ _NAMES = {"crosstune-eval": "an evaluation", "crosstune-analysis": "an analysis"
 BIAS_COLUMN = "bias"
 SCORE_COLUMN = "score"
 CI_COLUMNS = ("ci_low", "ci_high")
+POSITION_COLUMNS = ["n_options", "position", "label", "mass", "uniform", "n_prompts"]  # of POSITIONS
+# columns of TRANSFER and TRANSFER_RATIO (written by lab.transfer, read by the report)
+TRANSFER_COLUMNS = ["backbone", "bias", "role", "versus", "change", "ci_low", "ci_high", "seeds", "pairs"]
+TRANSFER_RATIO_COLUMNS = ["backbone", "versus", "ratio", "ci_low", "ci_high", "train_change",
+                          "heldout_change"]
 
 
 def slug(text: str) -> str:

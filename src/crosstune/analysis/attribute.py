@@ -17,7 +17,7 @@ from crosstune.analysis.seeds import reference_agreement, seed_sd, seeded, sign_
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
 from crosstune.errors import CrosstuneError
 from crosstune.provenance import provenance
-from crosstune.store import MANIFEST, REPORT, claim, staged, write_csv, write_json
+from crosstune.store import MANIFEST, POSITION_TABLE, REPORT, claim, staged, write_csv, write_json
 
 
 @dataclass
@@ -200,9 +200,13 @@ def _gap_sentence(test: dict[str, Any]) -> str:
 
 
 def write_analysis(a: Analysis, folder: Path, cis: dict[str, pd.DataFrame] | None = None,
-                   html: bool = True) -> None:
-    """Every table as CSV, everything together as analysis.json, the report; written whole."""
+                   html: bool = True, run: Path | None = None) -> None:
+    """Every table as CSV, everything together as analysis.json, the report; written whole.
+
+    `run`: the cross-tuning run folder analysed, whose own files (position preference, format-only
+    arms, bias transfer) add report sections and the per-model position table."""
     from crosstune.report.html import render_report  # the report renders this module's types
+    from crosstune.report.run_sections import position_masses, position_table, run_sections
 
     claim(folder, "crosstune-analysis")
     with staged(folder) as staging:
@@ -213,8 +217,11 @@ def write_analysis(a: Analysis, folder: Path, cis: dict[str, pd.DataFrame] | Non
             "pca_explained_variance": a.pca_explained, "backbone_vs_instruction": a.backbone_test,
             "tables": {k: json.loads(v.to_json(orient="records")) for k, v in a.tables.items()},
         })
+        masses = position_masses(run) if run is not None else None
+        if masses is not None:
+            write_csv(staging / POSITION_TABLE, position_table(masses))
         if html:
-            render_report(a, staging / REPORT, cis)
+            render_report(a, staging / REPORT, cis, run_sections(run) if run is not None else ())
         write_json(staging / MANIFEST, {"kind": "crosstune-analysis", "settings": a.settings,
                                         "provenance": provenance()})
 
@@ -230,5 +237,5 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
     claim(out, "crosstune-analysis")
     loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references)
     result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band)
-    write_analysis(result, out, loaded.cis, html)
+    write_analysis(result, out, loaded.cis, html, loaded.run)
     return result

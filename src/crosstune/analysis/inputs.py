@@ -31,6 +31,8 @@ class Loaded:
     """Per-model CI tables, when the inputs are eval run folders."""
     references: dict[str, pd.Series] = field(default_factory=dict)
     """backbone -> reference bias vector."""
+    run: Path | None = None
+    """The cross-tuning run folder the matrix came from, whose own files the report shows."""
 
 
 def _split_references(scores: pd.DataFrame, references: list[str]
@@ -56,7 +58,7 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
     cis: dict[str, pd.DataFrame] = {}
     if len(inputs) == 1 and (inputs[0] / SPEC).exists() and labels is None and not rules:
         matrix, untuned = cross_run(inputs[0], exclude)
-        return Loaded(matrix, references=untuned)
+        return Loaded(matrix, references=untuned, run=inputs[0])
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise CrosstuneError(f"input(s) not found: {missing}")

@@ -22,11 +22,18 @@ import pandas as pd
 from crosstune.lab.bias_data import disjointness, parse_bias_source, training_pairs
 from crosstune.lab.job import base_folder, job_folder, job_status
 from crosstune.lab.spec import ExperimentSpec, jobs
-from crosstune.store import EVAL, PAIRS, TRANSFER, TRANSFER_RATIO, read_manifest, write_csv
+from crosstune.store import (
+    EVAL,
+    PAIRS,
+    TRANSFER,
+    TRANSFER_COLUMNS,
+    TRANSFER_RATIO,
+    TRANSFER_RATIO_COLUMNS,
+    read_manifest,
+    write_csv,
+)
 from crosstune.suite.registry import select_biases
 
-CHANGE_COLUMNS = ["backbone", "bias", "role", "versus", "change", "ci_low", "ci_high", "seeds", "pairs"]
-RATIO_COLUMNS = ["backbone", "versus", "ratio", "ci_low", "ci_high", "train_change", "heldout_change"]
 RESAMPLES = 2000
 
 
@@ -139,7 +146,7 @@ def transfer_tables(changes: dict[str, dict[str, tuple[float, np.ndarray, int, i
         ratios.append({"backbone": backbone, "versus": versus, "ratio": held_point / train_point,
                        "ci_low": low, "ci_high": high, "train_change": train_point,
                        "heldout_change": held_point})
-    return pd.DataFrame(rows, columns=CHANGE_COLUMNS), pd.DataFrame(ratios, columns=RATIO_COLUMNS)
+    return pd.DataFrame(rows, columns=TRANSFER_COLUMNS), pd.DataFrame(ratios, columns=TRANSFER_RATIO_COLUMNS)
 
 
 def roles(spec: ExperimentSpec, evaluated: list[str]) -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -11,6 +12,7 @@ from markupsafe import Markup
 
 from crosstune.analysis.attribute import Analysis, settings_lines
 from crosstune.report import plots
+from crosstune.report.run_sections import Section
 from crosstune.store import write_text
 
 TEMPLATE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
@@ -31,11 +33,23 @@ img { max-width: 100%; } .notes { color: #a33; }
 <h2>{{ title }}</h2><img alt="{{ title }}" class="plot" src="data:image/png;base64,{{ image }}">
 {% endfor %}
 {% for title, html in tables %}<h2>{{ title }}</h2>{{ html }}{% endfor %}
+{% for s in sections %}<section class="run-section"><h2>{{ s.title }}</h2><p>{{ s.note }}</p>
+{% if s.figure %}<img alt="{{ s.title }}" class="plot" src="data:image/png;base64,{{ s.figure }}">{% endif %}
+{% for caption, html in s.tables %}<h3>{{ caption }}</h3>{{ html }}{% endfor %}</section>
+{% endfor %}
 </body></html>""")
 
 
-def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None = None) -> None:
-    """Write the report; `cis` maps model -> per-bias CI table (from run folders) when known."""
+def _table(frame: pd.DataFrame) -> Markup:
+    # to_html escapes every cell and header (model, bias and label names come from users)
+    return Markup(frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", classes="table", border=0,
+                                escape=True))
+
+
+def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None = None,
+                  sections: Sequence[Section] = ()) -> None:
+    """Write the report; `cis` maps model -> per-bias CI table (from run folders) when known,
+    `sections` are the run folder's own sections (run_sections), shown after the analysis."""
     # names are text, not mathtext: a model called "a$b" must not break a figure
     with matplotlib.rc_context({"text.parse_math": False}):
         figures = [("Bias vectors in PCA space", plots.pca_scatter(a.tables["pca"], a.pca_explained)),
@@ -47,11 +61,10 @@ def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None =
             figures.append(("Variance shares per bias", plots.variance_bars(a.tables["variance"])))
     order = ["clustering", "variance_aggregates", "variance", "seed_sd", "sign_agreement",
              "reference_agreement", "kmeans", "pca", "scores"]
-    # to_html escapes every cell and header (model, bias and label names come from users)
-    tables = [(name.replace("_", " ").capitalize(),
-               Markup(a.tables[name].to_html(index=False, float_format=lambda v: f"{v:.3f}",
-                                             classes="table", border=0, escape=True)))
+    tables = [(name.replace("_", " ").capitalize(), _table(a.tables[name]))
               for name in order if name in a.tables and not a.tables[name].empty]
+    shown = [{"title": s.title, "note": s.note, "figure": s.figure,
+              "tables": [(caption, _table(frame)) for caption, frame in s.tables]} for s in sections]
     html = TEMPLATE.render(verdict=a.verdict, notes=a.notes, settings=settings_lines(a.settings),
-                           figures=figures, tables=tables)
+                           figures=figures, tables=tables, sections=shown)
     write_text(path, html)

@@ -1,0 +1,224 @@
+"""Report sections that a run folder's own files support: position preference, format-only arms
+and bias transfer. Each appears only when its files are there, so an older run folder still reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from crosstune.analysis.matrix import read_csv
+from crosstune.errors import CrosstuneError
+from crosstune.lab.bias_data import short_label
+from crosstune.report import section_plots
+from crosstune.store import (
+    BASES,
+    EVAL,
+    FORMAT_ONLY,
+    JOB,
+    JOBS,
+    LABELS,
+    POSITION_COLUMNS,
+    POSITIONS,
+    TRANSFER,
+    TRANSFER_COLUMNS,
+    TRANSFER_RATIO,
+    TRANSFER_RATIO_COLUMNS,
+    read_json,
+    slug,
+)
+
+FACTORS = ["backbone", "instruction", "seed", "learned"]
+UNTUNED = "untuned"
+
+
+@dataclass(frozen=True, eq=False)  # holds frames: compared by identity
+class Section:
+    """One report section: its title, how to read it, a figure (base64 PNG) and captioned tables."""
+
+    title: str
+    note: str
+    figure: str | None = None
+    tables: tuple[tuple[str, pd.DataFrame], ...] = ()
+
+
+def _read(path: Path, columns: list[str]) -> pd.DataFrame | None:
+    """A table crosstune wrote, or None when it is absent or has no rows (nothing to show)."""
+    if not path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        return None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CrosstuneError(f"{path} cannot be read ({type(err).__name__}); "
+                             "move it aside and rerun the command that wrote it") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise CrosstuneError(f"{path} lacks column(s) {missing}: it was written by another crosstune "
+                             "version; rerun the command that wrote it")
+    return frame if len(frame) else None
+
+
+def _labels(run: Path) -> pd.DataFrame | None:
+    path = run / LABELS
+    if not path.is_file():
+        return None
+    labels = read_csv(path, "run labels", index_col=0, dtype=str, keep_default_na=False)
+    return labels if set(FACTORS) <= set(labels.columns) else None
+
+
+def eval_folders(run: Path) -> dict[str, Path]:
+    """Model name (labels.csv) -> its evaluation folder, matched on backbone, dataset and seed."""
+    labels = _labels(run)
+    if labels is None:
+        return {}
+    jobs: dict[tuple[str, str, str], Path] = {}
+    for job_file in sorted((run / JOBS).glob(f"*/{JOB}")):
+        job = read_json(job_file)
+        if isinstance(job, dict):
+            dataset = short_label(str(job.get("dataset")))  # labels.csv shows transfer arms short
+            jobs[(str(job.get("backbone")), dataset, str(job.get("seed")))] = \
+                job_file.parent / EVAL
+    folders = {}
+    for model, row in labels.iterrows():
+        if row.instruction == UNTUNED:
+            folders[str(model)] = run / BASES / slug(row.backbone)
+        elif (row.backbone, row.instruction, row.seed) in jobs:
+            folders[str(model)] = jobs[(row.backbone, row.instruction, row.seed)]
+    return folders
+
+
+def position_masses(run: Path) -> pd.DataFrame | None:
+    """Every model's positions.csv, stacked with its factors; None when no model has one."""
+    labels = _labels(run)
+    frames = []
+    for model, folder in eval_folders(run).items():
+        masses = _read(folder / POSITIONS, POSITION_COLUMNS)
+        if masses is not None:
+            frames.append(masses.assign(model=model, **labels.loc[model, FACTORS].to_dict()))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _weighted(rows: pd.DataFrame, column: str) -> pd.Series:
+    """Mean over prompts: each option count's row weighted by its number of prompts."""
+    total = rows.n_prompts.groupby(rows.model).sum()
+    return (rows[column] * rows.n_prompts).groupby(rows.model).sum() / total
+
+
+def position_table(masses: pd.DataFrame) -> pd.DataFrame:
+    """Per model: mean P(first-listed), P(last-listed) and the uniform reference over all prompts,
+    as in the evaluation manifest's `position_preference`, from `position_masses`."""
+    first = masses[masses.position == 1]
+    last = masses[masses.position == masses.n_options]
+    summary = pd.DataFrame({"p_first": _weighted(first, "mass"), "p_last": _weighted(last, "mass"),
+                            "p_uniform": _weighted(first, "uniform"),
+                            "prompts": first.groupby("model").n_prompts.sum()})
+    factors = masses.drop_duplicates("model").set_index("model")[FACTORS]
+    return factors.join(summary).reset_index()
+
+
+def backbone_positions(table: pd.DataFrame) -> pd.DataFrame:
+    """Per backbone: the untuned model's P(first)/P(last) beside the mean of its finetunes."""
+    rows = []
+    for backbone, models in table.groupby("backbone", sort=False):
+        untuned = models[models.instruction == UNTUNED]
+        tuned = models[models.instruction != UNTUNED]
+        rows.append({"backbone": backbone,
+                     "untuned_p_first": untuned.p_first.mean(), "untuned_p_last": untuned.p_last.mean(),
+                     "finetuned_p_first": tuned.p_first.mean(), "finetuned_p_last": tuned.p_last.mean(),
+                     "finetunes": len(tuned), "p_uniform": models.p_uniform.mean()})
+    return pd.DataFrame(rows)
+
+
+def _pair(first: float, last: float) -> str:
+    return "not measured" if pd.isna(first) else f"{first:.3f} / {last:.3f}"
+
+
+def position_lines(run: Path) -> list[str]:
+    """One line per backbone for the terminal; none when the run has no position tables."""
+    masses = position_masses(run)
+    if masses is None:
+        return []
+    lines = []
+    for row in backbone_positions(position_table(masses)).itertuples(index=False):
+        parts = [f"untuned {_pair(row.untuned_p_first, row.untuned_p_last)}"]
+        if row.finetunes:
+            tuned = _pair(row.finetuned_p_first, row.finetuned_p_last)
+            parts.append(f"its {row.finetunes} finetune(s) {tuned}")
+        lines.append(f"position preference, {row.backbone}: P(first) / P(last) {'; '.join(parts)} "
+                     f"(uniform {row.p_uniform:.3f})")
+    return lines
+
+
+def _mass_curves(masses: pd.DataFrame) -> pd.DataFrame:
+    """Per backbone: the untuned model's mass by position and the mean over its finetunes."""
+    keys = ["backbone", "n_options", "position", "label", "uniform"]
+    untuned = masses[masses.instruction == UNTUNED]
+    tuned = masses[masses.instruction != UNTUNED]
+    counts = tuned.groupby("backbone").model.nunique()
+    mean = tuned.groupby(keys, as_index=False).mass.mean()
+    mean["group"] = [f"finetuned (mean of {counts[b]})" for b in mean.backbone]
+    return pd.concat([untuned[[*keys, "mass"]].assign(group=UNTUNED), mean], ignore_index=True)
+
+
+def position_section(run: Path) -> Section | None:
+    masses = position_masses(run)
+    if masses is None:
+        return None
+    table = position_table(masses)
+    return Section(
+        "Position preference",
+        "Mean probability each model puts on the first- and last-listed option letter, over every "
+        "prompt of the suite, beside the uniform reference (1 / number of options). Showing every "
+        "prompt in both option orders cancels this preference in the bias scores; the gap to uniform "
+        "is how much was cancelled. Models evaluated before position tables existed are not listed.",
+        section_plots.position_mass(_mass_curves(masses)),
+        (("Per backbone: untuned vs mean of its finetunes", backbone_positions(table)),
+         ("Per model", table)))
+
+
+def format_only_section(run: Path) -> Section | None:
+    table = _read(run / FORMAT_ONLY, ["backbone", "arm", "task_accuracy", "bias_distance_to_original"])
+    if table is None:
+        return None
+    return Section(
+        "Format-only arms: task accuracy and bias distance to the original arm",
+        "One row per backbone and training arm (same dataset, instructions emptied or outputs "
+        "shuffled; untuned: the backbone itself): held-out task accuracy, and the RMS bias-score "
+        "distance of the arm's models to "
+        "the original arm's models. The original row's distance is its own seed-to-seed spread, the "
+        "noise floor (empty with one seed): an arm at or below it is as close to original as "
+        "original's seeds are to each other.",
+        tables=(("format_only.csv", table),))
+
+
+def transfer_section(run: Path) -> Section | None:
+    changes = _read(run / TRANSFER, TRANSFER_COLUMNS)
+    ratios = _read(run / TRANSFER_RATIO, TRANSFER_RATIO_COLUMNS)
+    if changes is None and ratios is None:
+        return None
+    tables = []
+    if ratios is not None:
+        tables.append(("Transfer ratio: mean held-out change / mean train change", ratios))
+    if changes is not None:
+        tables.append(("Per-bias change of the bias-injection arm", changes))
+    return Section(
+        "Bias transfer",
+        "change: the bias-injection arm's mean score minus its reference's (versus the control arm "
+        "or the untuned backbone), with a 95% CI; train rows are the biases the arm was trained on, "
+        "heldout rows the others. ratio = mean held-out change / mean train change: near 0 the "
+        "injected biases stayed where they were trained, near 1 they spread as far to held-out biases.",
+        section_plots.transfer_changes(changes) if changes is not None else None,
+        tuple(tables))
+
+
+def run_sections(run: Path) -> list[Section]:
+    """The sections this run folder has data for, in report order."""
+    # names are text, not mathtext: a bias or backbone called "a$b" must not break a figure
+    with matplotlib.rc_context({"text.parse_math": False}):
+        found = [position_section(run), format_only_section(run), transfer_section(run)]
+    return [section for section in found if section is not None]
