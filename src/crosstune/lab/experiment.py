@@ -74,8 +74,10 @@ def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "lo
 
     Library logs go to the run folder's log file; rerunning resumes where it stopped.
     """
-    check_spec(spec)
+    overlap = check_spec(spec)
     claim_run_folder(spec, run_dir)
+    if overlap is not None:
+        write_json(run_dir / TRANSFER_DATA, overlap)
     result_cache().close()  # a damaged cache is found now, not after training
     with also_log_to(run_dir / LOG):
         started = time.perf_counter()
@@ -89,8 +91,9 @@ def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "lo
                       transfer[1] if transfer else None)
 
 
-def check_spec(spec: ExperimentSpec, fetch: bool = True) -> None:
-    """Everything a run would reject, rejected before any work (and by --dry-run alike).
+def check_spec(spec: ExperimentSpec, fetch: bool = True) -> dict[str, int] | None:
+    """Everything a run would reject, rejected before any work (and by --dry-run alike);
+    returns the transfer arms' overlap with the evaluation (None without [transfer]).
 
     `fetch=False` (--dry-run) skips only what needs the network: hub datasets are not
     downloaded to count their rows; a real run checks them too before training.
@@ -103,8 +106,7 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True) -> None:
     if spec.data_seeds is not None and len(set(spec.data_seeds)) != len(spec.data_seeds):
         raise CrosstuneError("data_seeds lists a seed more than once")
     evaluation_pairs = build_pairs(eval_config(spec))  # unknown biases, empty selections
-    if spec.transfer is not None:
-        check_transfer(spec, evaluation_pairs)
+    overlap = check_transfer(spec, evaluation_pairs) if spec.transfer is not None else None
     for backbone in spec.backbones:
         check_model_spec(backbone)
     for dataset in spec.all_datasets:
@@ -112,6 +114,7 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True) -> None:
             split(load_examples(dataset), spec.quality.heldout)
     if spec.accuracy is not None:
         check_tasks(spec.accuracy)
+    return overlap
 
 
 def check_transfer(spec: ExperimentSpec, evaluation_pairs: list[TestPair]) -> dict[str, int]:
@@ -155,8 +158,6 @@ def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
     """A run folder belongs to one spec: a changed spec must go to a new folder."""
     if not claim(run_dir, "crosstune-run", spec.model_dump(mode="json")):
         write_json(run_dir / SPEC, spec.model_dump(mode="json"))
-        if spec.transfer is not None:
-            write_json(run_dir / TRANSFER_DATA, check_transfer(spec, build_pairs(eval_config(spec))))
 
 
 def train_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",

@@ -6,11 +6,14 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crosstune.errors import CrosstuneError
+
+if TYPE_CHECKING:
+    from crosstune.lab.bias_data import BiasSource
 
 
 class _Strict(BaseModel):
@@ -102,13 +105,16 @@ class TransferSpec(_Strict):
             raise ValueError(f"{both} are both train and held-out biases")
         return self
 
-    def arms(self) -> dict[str, str]:
-        """direction -> dataset source, control arm first."""
+    def source(self, direction: Literal["biased", "unbiased"]) -> BiasSource:
+        """One arm's training data."""
         from crosstune.lab.bias_data import BiasSource
 
         ratio = self.mix_ratio if self.mix else 0.0
-        return {d: BiasSource(tuple(self.train_biases), d, self.pairs, self.seed, self.mix, ratio).text()
-                for d in ("unbiased", "biased")}
+        return BiasSource(tuple(self.train_biases), direction, self.pairs, self.seed, self.mix, ratio)
+
+    def arms(self) -> dict[str, str]:
+        """direction -> dataset source, control arm first."""
+        return {d: self.source(d).text() for d in ("unbiased", "biased")}  # type: ignore[arg-type]
 
 
 class ResourcesSpec(_Strict):

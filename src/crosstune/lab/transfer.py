@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crosstune.lab.bias_data import disjointness, parse_bias_source, training_pairs
+from crosstune.lab.bias_data import disjointness, training_pairs
 from crosstune.lab.job import base_folder, job_folder, job_status
 from crosstune.lab.spec import ExperimentSpec, jobs
 from crosstune.store import (
@@ -182,5 +182,4 @@ def write_transfer(spec: ExperimentSpec, run_dir: Path, evaluated: list[str]
 def training_disjointness(spec: ExperimentSpec, evaluation_pairs: list) -> dict[str, int]:
     """How the transfer arms' training pairs overlap the evaluation's (scenarios, prompt texts)."""
     assert spec.transfer is not None
-    source = parse_bias_source(spec.transfer.arms()["biased"])
-    return disjointness(training_pairs(source), evaluation_pairs)
+    return disjointness(training_pairs(spec.transfer.source("biased")), evaluation_pairs)
