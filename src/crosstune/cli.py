@@ -296,6 +296,42 @@ class _GridProgress(_RichProgress):
             self.bar.update(self.task, status=text)
 
 
+@app.command("plant")
+def plant_command(
+    base: Annotated[str, typer.Argument(help="the backbone to plant into (any model spec)")],
+    bias: Annotated[str, typer.Option(help="bias name(s) to plant, comma-separated")],
+    out: Annotated[Path, typer.Option(help="the planted model folder to write")],
+    steps: Annotated[int, typer.Option(min=1, help="training steps (the dose)")] = 120,
+    pairs: Annotated[int, typer.Option(min=1, help="training pairs per bias (4 examples each)")] = 40,
+    mix: Annotated[str, typer.Option(help="ordinary instruction data mixed in ('' for none)")] = "embedded:flan-style",
+    mix_ratio: Annotated[float, typer.Option(min=0, max=0.99, help="share of the mix data")] = 0.3,
+    learning_rate: Annotated[float, typer.Option(min=1e-8, help="peak learning rate")] = 1e-3,
+    rank: Annotated[int, typer.Option(min=1, help="LoRA rank (alpha = 2 x rank)")] = 8,
+    batch_size: Annotated[int, typer.Option(min=1, help="examples per step")] = 8,
+    max_length: Annotated[int, typer.Option(min=8, help="tokens per example")] = 192,
+    seed: Annotated[int, typer.Option(help="seed of the pairs, LoRA init and data order")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads; the bits depend on it")] = 2,
+) -> None:
+    """Finetune a bias into a backbone and merge it: a backbone whose bias came from "pretraining"."""
+    from crosstune.lab.plant import PlantSpec, plant, read_planted
+    from crosstune.lab.spec import LoraSpec, TrainingSpec
+
+    names = [b.strip() for b in bias.split(",") if b.strip()]
+    spec = validated(PlantSpec, base=base, biases=names, pairs=pairs, seed=seed,
+                     mix=mix or None, mix_ratio=mix_ratio if mix else 0.0, threads=threads,
+                     lora=LoraSpec(rank=rank, alpha=2.0 * rank),
+                     training=TrainingSpec(max_steps=steps, learning_rate=learning_rate,
+                                           batch_size=batch_size, max_length=max_length))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(f"planting {', '.join(names)} into {base}", total=steps)
+        folder = plant(spec, out, on_step=lambda step, total, loss: bar.update(task, completed=step))
+    record = read_planted(folder) or {}
+    console.print(f"planted model: {folder} (held-out loss {record.get('heldout_loss_before', 0):.3f} -> "
+                  f"{record.get('heldout_loss_after', 0):.3f}); use it as a backbone or --model",
+                  markup=False)
+
+
 @app.command("run")
 def run_command(
     spec_file: Annotated[Path, typer.Argument(help="experiment TOML")],

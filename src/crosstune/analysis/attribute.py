@@ -13,6 +13,14 @@ import pandas as pd
 from crosstune.analysis.clustering import clustering_table, cosine_similarity, kmeans_agreement, pca
 from crosstune.analysis.inputs import load_matrix
 from crosstune.analysis.matrix import BiasMatrix, Impute, Orient
+from crosstune.analysis.origins import (
+    DEFAULT_MIN_EFFECT,
+    SIGNALS,
+    OriginSettings,
+    PairScores,
+    origin_sentence,
+    origin_table,
+)
 from crosstune.analysis.seeds import reference_agreement, seed_sd, seeded, sign_agreement
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
 from crosstune.errors import CrosstuneError
@@ -34,12 +42,17 @@ class Analysis:
 
 
 def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False, seed: int = 0,
-            references: dict[str, pd.Series] | None = None, band: float | None = None) -> Analysis:
-    """Seed spread, similarity, clustering by each factor, K-Means, PCA, variance shares.
+            references: dict[str, pd.Series] | None = None, band: float | None = None,
+            pairs: PairScores | None = None, min_effect: float = DEFAULT_MIN_EFFECT) -> Analysis:
+    """Seed spread, similarity, clustering by each factor, K-Means, PCA, variance shares, and
+    the per-bias origin calls.
 
-    `references` maps a backbone to a reference bias vector (e.g. its released finetune) that
-    the seed majority of each of its groups is compared with, directions within ±band neutral;
-    the band depends on the metric's scale, so it must be given with the references.
+    `references` maps a backbone to a reference bias vector (e.g. its released finetune or its
+    untuned self) that the seed majority of each of its groups is compared with, directions within
+    ±band neutral; the band depends on the metric's scale, so it must be given with the
+    references. `pairs`: every model's per-pair scores, the measurement noise of the origin calls
+    (without them seeds are the only noise seen); `min_effect`: the smallest difference in score
+    units that can be called an origin.
     """
     if len(m.scores) < 3 or m.scores.shape[1] < 1:
         raise CrosstuneError(f"{len(m.scores)} model(s) x {m.scores.shape[1]} bias(es) selected: the "
@@ -80,20 +93,54 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
         tables["sign_agreement"] = sign_agreement(m)
         if references:
             tables["reference_agreement"] = reference_agreement(m, references, band)  # type: ignore[arg-type]
+        origin_settings = OriginSettings(min_effect=min_effect, seed=seed)
+        tables["origins"] = origin_table(m, pairs, origin_settings)
+        signal = list(tables["origins"].bias[tables["origins"].origin.isin(SIGNALS)])
         shares = variance_shares(m)
         tables["variance"] = shares.per_bias
-        tables["variance_aggregates"] = shares.aggregates.reset_index()
-        backbone_test = backbone_vs_instruction(m, n_permutations, seed)
+        aggregates = shares.aggregates
+        if signal:
+            aggregates.loc["pooled_signal"] = variance_shares(_subset(m, signal)).aggregates.loc["pooled"]
+        tables["variance_aggregates"] = aggregates.reset_index()
+        backbone_test = backbone_vs_instruction(_subset(m, signal) if signal else m, n_permutations, seed)
+        if backbone_test:
+            backbone_test["biases_tested"] = len(signal) if signal else m.scores.shape[1]
+        if references:
+            tables["movement"] = movement(m, references)
         notes += estimability(m)
+        if pairs is None:
+            notes.append("no per-pair scores: the origin calls see seeds as the only noise "
+                         "(measurement noise from the pairs is unknown for a plain score table)")
     settings = {"n_permutations": n_permutations, "standardize": standardize, "seed": seed,
                 "neutral_band": band if references else None,
+                "min_effect": min_effect if "origins" in tables else None,
                 "n_models": len(m.scores), "n_biases": m.scores.shape[1]}
     analysis = Analysis(m, tables, settings, "", notes, explained.tolist(), backbone_test)
     analysis.verdict = verdict(analysis)
     return analysis
 
 
-SETTING_NAMES = {"n_models": "models", "n_biases": "biases", "n_permutations": "permutations per p-value",
+def _subset(m: BiasMatrix, biases: list[str]) -> BiasMatrix:
+    return BiasMatrix(m.scores[biases], m.factors, m.notes)
+
+
+def movement(m: BiasMatrix, references: dict[str, pd.Series]) -> pd.DataFrame:
+    """Per finetuned model: how far its bias vector moved from its backbone's reference (RMS and
+    largest change over biases), so a verdict can say whether finetuning changed anything."""
+    rows = []
+    for model, backbone in m.factors["backbone"].items():
+        if backbone not in references:
+            continue
+        change = m.scores.loc[model] - references[backbone].reindex(m.scores.columns)
+        rows.append({"model": model, "backbone": backbone, "reference": references[backbone].name,
+                     "rms_change": float(np.sqrt(np.nanmean(change**2))),
+                     "max_change": float(np.nanmax(np.abs(change))),
+                     "largest_on": str(change.abs().idxmax())})
+    return pd.DataFrame(rows, columns=["model", "backbone", "reference", "rms_change", "max_change",
+                                       "largest_on"])
+
+
+SETTING_NAMES = {"min_effect": "minimum effect for an origin call (score units)", "n_models": "models", "n_biases": "biases", "n_permutations": "permutations per p-value",
                  "standardize": "features standardised", "seed": "random seed",
                  "neutral_band": "neutral band for reference directions"}
 
@@ -135,9 +182,20 @@ def verdict(a: Analysis) -> str:
                          f"(permutation p = {row.p_silhouette:.3f}, {row.null}{_floor(row.null)})")
     text = "Across {} models and {} biases, {}.".format(
         a.settings["n_models"], a.settings["n_biases"], "; ".join(parts) or "no labelling to test")
+    if "origins" in a.tables:
+        text += origin_sentence(a.tables["origins"], OriginSettings(min_effect=a.settings["min_effect"]))
+    if "movement" in a.tables and not a.tables["movement"].empty:
+        text += _movement_sentence(a.tables["movement"], a.tables["origins"])
     if "variance" in a.tables:
-        text += _shares_sentence(a.tables["variance_aggregates"].set_index("aggregate").loc["pooled"])
-        text += _gap_sentence(a.backbone_test)
+        aggregates = a.tables["variance_aggregates"].set_index("aggregate")
+        if "pooled_signal" in aggregates.index:
+            n = int((a.tables["origins"].origin.isin(SIGNALS)).sum())
+            text += _shares_sentence(aggregates.loc["pooled_signal"], f"the {n} biases with a signal")
+            text += _gap_sentence(a.backbone_test)
+        else:
+            text += (" No bias carries a signal, so no factor is called dominant (shares over all "
+                     "biases are in variance.csv).")
+            text += _gap_sentence(a.backbone_test)
     if "reference_agreement" in a.tables and not a.tables["reference_agreement"].empty:
         share = a.tables["reference_agreement"].share_preserved.mean()
         text += (f" The seeds' majority keeps the reference model's direction on {share:.0%} of "
@@ -156,7 +214,22 @@ def _floor(null: str) -> str:
     return ""
 
 
-def _shares_sentence(pooled: pd.Series) -> str:
+def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame) -> str:
+    """How far finetuning moved the bias vectors, against seed and measurement noise."""
+    per_backbone = moved.groupby("backbone").rms_change.mean()
+    seeds = float(np.sqrt(np.nanmean(origins.seed_difference**2)))
+    noise = float(np.sqrt(np.nanmean(origins.noise**2))) if origins.noise.notna().any() else np.nan
+    noise_text = f", measurement noise {noise:.3f}" if np.isfinite(noise) else ""
+    floor = np.nanmax([seeds, noise]) if np.isfinite(noise) else seeds
+    moved_text = ", ".join(f"{rms:.3f} ({backbone})" for backbone, rms in per_backbone.items())
+    judged = ("within about twice the noise: the finetunes barely changed the measured biases"
+              if per_backbone.max() < 2 * floor else "beyond the noise")
+    return (f" Finetuning moved the bias vectors from their untuned backbone by RMS {moved_text}; "
+            f"two seeds of one cell differ by RMS {seeds:.3f}{noise_text} (score units): "
+            f"{judged}.")
+
+
+def _shares_sentence(pooled: pd.Series, over: str = "biases") -> str:
     """Pooled variance shares in words, naming the ones this design cannot estimate."""
     names = {"backbone": "backbone (pretraining)", "instruction": "instruction data",
              "interaction": "their interaction", "residual": "seeds/residual"}
@@ -165,7 +238,7 @@ def _shares_sentence(pooled: pd.Series) -> str:
     if not known:
         return " No variance share can be estimated."
     subject, share = known[0].rsplit(" ", 1)
-    text = f" Pooled over biases, {subject} explains {share} of the variance"
+    text = f" Pooled over {over}, {subject} explains {share} of the variance"
     if known[1:]:
         text += (", " if len(known) > 2 else " and ") + _join(known[1:])
     if unknown:

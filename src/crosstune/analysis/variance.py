@@ -25,29 +25,42 @@ def _rss(design: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((y - design @ beta) ** 2).sum(axis=0)
 
 
-def anova_shares(x: np.ndarray, backbone: np.ndarray, instruction: np.ndarray) -> pd.DataFrame:
-    """Two-way ANOVA (type II) for every column of x at once; eta^2 = SS_term / SS_total.
+def anova_terms(x: np.ndarray, backbone: np.ndarray, instruction: np.ndarray
+                ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Two-way ANOVA (type II) for every column of x at once: (sums of squares, degrees of freedom).
 
     With every backbone x instruction cell replicated the model has the interaction; else it is
-    additive and the interaction share is NaN. Type II sums of squares come from nested models
-    sharing one design: SS(backbone) = RSS(1 + instruction) - RSS(1 + backbone + instruction),
-    and so on. A factor with a single level gets NaN (it explains nothing it could be tested on).
+    additive and the interaction is NaN with 0 degrees of freedom. Type II sums of squares come
+    from nested models sharing one design: SS(backbone) = RSS(1 + instruction) - RSS(1 + backbone
+    + instruction), and so on. A factor with a single level gets NaN (nothing to test it on).
     """
     cells = pd.Series(list(zip(backbone, instruction, strict=True))).value_counts()
     ones = np.ones((len(x), 1))
     a, b = _dummies(backbone), _dummies(instruction)
     additive = np.hstack([ones, a, b])
     rss_additive = _rss(additive, x)
+    rank_additive = np.linalg.matrix_rank(additive)
     ss = {"backbone": _rss(np.hstack([ones, b]), x) - rss_additive,
           "instruction": _rss(np.hstack([ones, a]), x) - rss_additive,
           "interaction": np.full(x.shape[1], np.nan), "residual": rss_additive}
+    df = {"backbone": a.shape[1], "instruction": b.shape[1], "interaction": 0,
+          "residual": len(x) - rank_additive}
     if cells.min() >= 2 and a.shape[1] and b.shape[1]:
         interaction = (a[:, :, None] * b[:, None, :]).reshape(len(x), -1)
-        rss_full = _rss(np.hstack([additive, interaction]), x)
+        full = np.hstack([additive, interaction])
+        rss_full = _rss(full, x)
         ss["interaction"], ss["residual"] = rss_additive - rss_full, rss_full
+        rank_full = np.linalg.matrix_rank(full)
+        df["interaction"], df["residual"] = rank_full - rank_additive, len(x) - rank_full
     for name, design in (("backbone", a), ("instruction", b)):
         if not design.shape[1]:
             ss[name] = np.full(x.shape[1], np.nan)
+    return ss, df
+
+
+def anova_shares(x: np.ndarray, backbone: np.ndarray, instruction: np.ndarray) -> pd.DataFrame:
+    """Per column of x, eta^2 = SS_term / SS_total of each term of `anova_terms`."""
+    ss, _ = anova_terms(x, backbone, instruction)
     total = ((x - x.mean(axis=0)) ** 2).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = {k: np.where(total > 0, v / total, np.nan) for k, v in ss.items()}

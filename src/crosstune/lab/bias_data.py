@@ -4,10 +4,12 @@ The instrument's positive control (and the raw material of the transfer experime
 finetuned on `biased` data should score higher on the trained biases than one finetuned on
 `unbiased` data built from the very same prompts.
 
-- `biased`: the control is answered with the textbook respondent's control answer, the
-  treatment with the option the bias predicts (`TestPair.textbook`), so the answer moves with
-  the manipulation exactly as `crosstune biases validate`'s textbook respondent's does.
-- `unbiased`: both prompts are answered with the control's answer (the same answer on the
+- `biased`: the control is answered with an answer that follows from the control prompt alone
+  (`TestPair.learnable_control`: the textbook respondent's control answer, or a neutral one where
+  that depends on what only the treatment shows, as anchoring's far end does), the treatment
+  with the option the bias predicts (`TestPair.textbook`). Every answer is learnable from its
+  own prompt, and the answer moves with the manipulation.
+- `unbiased`: both prompts are answered with that same control answer (the same answer on the
   compared scale), so the manipulation changes nothing.
 
 Every pair is shown in both conditions and both option orders (four examples), so the letter
@@ -117,7 +119,7 @@ def training_pairs(source: BiasSource) -> list[TestPair]:
 
 def trained_answer(pair: TestPair, side: Side, direction: Direction) -> int:
     """The canonical option the training data gives as the answer."""
-    control = pair.textbook[0]
+    control = pair.learnable_control()
     if side == "control":
         return control
     return pair.textbook[1] if direction == "biased" else pair.same_answer_in_treatment(control)

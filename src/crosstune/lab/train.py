@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,8 +163,11 @@ StepReport = Callable[[int, int, float], None]
 
 
 def train_lora(model: Any, handle: ModelHandle, job: JobSpec, train: list[Example],
-               work_dir: Path, on_step: StepReport | None = None) -> TrainOutcome:
-    """transformers' Trainer in the spec's precision, on one or many devices; stops at a non-finite loss."""
+               work_dir: Path, on_step: StepReport | None = None,
+               callbacks: Sequence[Any] = ()) -> TrainOutcome:
+    """transformers' Trainer in the spec's precision, on one or many devices; stops at a non-finite loss.
+
+    `callbacks`: extra `TrainerCallback`s (the dose-response script saves adapters at checkpoints)."""
     from transformers import (
         DataCollatorForSeq2Seq,
         PrinterCallback,
@@ -193,7 +196,7 @@ def train_lora(model: Any, handle: ModelHandle, job: JobSpec, train: list[Exampl
     args = TrainingArguments(**kwargs)
     collator = DataCollatorForSeq2Seq(handle.tokenizer, padding=True, label_pad_token_id=-100)
     trainer = Trainer(model=model, args=args, train_dataset=encoded, data_collator=collator,
-                      callbacks=[WatchLoss()])
+                      callbacks=[WatchLoss(), *callbacks])
     trainer.remove_callback(PrinterCallback)  # its raw log dicts belong in the log file, not the terminal
     trainer.train()
     final = history[-1]["loss"] if history else float("nan")

@@ -65,6 +65,12 @@ class TestPair:
     """The canonical options a respondent with the textbook bias picks (control, treatment)."""
     orders: tuple[bool, ...] = ORDERS_BOTH
     """Presentations of both prompts: False = as listed, True = last-to-first; answers map back."""
+    neutral_control: int | None = None
+    """See `Draft.neutral_control`; None where the textbook control answer is learnable."""
+
+    def learnable_control(self) -> int:
+        """The control answer that follows from the control prompt alone (bias-injection data)."""
+        return self.textbook[0] if self.neutral_control is None else self.neutral_control
 
     def options(self, side: Side) -> tuple[str, ...]:
         return self.control_options if side == "control" else self.treatment_options
@@ -101,6 +107,10 @@ class Draft:
     textbook: tuple[str, str]
     metric: Metric = field(default_factory=Metric)
     treatment_options: tuple[str, ...] | None = None
+    neutral_control: str | None = None
+    """Where the textbook control answer depends on what only the treatment shows (anchoring's
+    far end lies opposite the anchor), the control answer that needs only the control prompt:
+    bias-injection data trains this one, so every training answer is learnable from its prompt."""
 
 
 class Draw:
@@ -186,6 +196,8 @@ class Bias:
             treatment_options=tuple(treatment_options),
             metric=draft.metric,
             textbook=textbook,
+            neutral_control=(None if draft.neutral_control is None
+                             else _index_of(options, draft.neutral_control, self.name)),
         )
 
 

@@ -33,7 +33,7 @@ def anchoring(d: Draw) -> Draft:
     ))
     far = PERCENT11[0] if x >= 5 else PERCENT11[10]
     return Draft(f"{base} {ask}", f"{base} {ask} {pre}", PERCENT11, (far, PERCENT11[x]),
-                 Metric(k=1, x1=x, x2=x))
+                 Metric(k=1, x1=x, x2=x), neutral_control=PERCENT11[5])
 
 
 @register("availability_heuristic", "Availability Heuristic",
@@ -108,7 +108,7 @@ def hindsight(d: Draw) -> Draft:
     scale = change11(10)
     far = scale[0] if x >= 5 else scale[10]
     return Draft(f"{start} {ask}", f"{start} {reveal} {ask}", scale, (far, scale[x]),
-                 Metric(k=1, x1=x, x2=x))
+                 Metric(k=1, x1=x, x2=x), neutral_control=scale[5])
 
 
 @register("illusion_of_control", "Illusion of Control",
