@@ -60,7 +60,8 @@ def train_arm(args: argparse.Namespace, direction: str, steps: list[int], out: P
     outcome = train_lora(model, handle, job, train, folder / "trainer", callbacks=[SaveAt(steps, folder)])
     seconds = time.perf_counter() - started
     loss = heldout_metrics(model, handle, heldout, job.training.max_length)["loss"]
-    return {"direction": direction, "train_s": round(seconds, 1), "s_per_step": round(seconds / max(steps), 2),
+    return {"direction": direction, "train_s": round(seconds, 1),
+            "s_per_step": round(seconds / max(steps), 2),
             "final_train_loss": outcome.final_loss, "heldout_loss": loss}
 
 
@@ -100,7 +101,8 @@ def main() -> None:
         for step in args.steps:
             scores = {}
             for direction in ("unbiased", "biased"):
-                handle = attach_adapter(handle, args.out / direction / f"step-{step}", name=f"{direction}-{step}")
+                handle = attach_adapter(handle, args.out / direction / f"step-{step}",
+                                        name=f"{direction}-{step}")
                 scores[direction] = pair_table(evaluate(handle, config, cache))
             changes = bias_changes(ArmScores(scores["biased"], scores["unbiased"], untuned))
             for bias, (change, draws, _, pairs) in changes["control"].items():

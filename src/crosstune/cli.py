@@ -245,8 +245,11 @@ def analyze_command(
         help="neutral band for reference directions; default: the metric's (see --metric)")] = None,
     metric: Annotated[str, typer.Option(
         help="metric of the scores (sets the default band): expected | choice | linear")] = "expected",
+    min_effect: Annotated[float | None, typer.Option(
+        min=0, help="smallest difference (score units) called an origin; default: the metric's "
+        "neutral band")] = None,
 ) -> None:
-    """Attribute bias vectors to backbone, instruction data and seed."""
+    """Attribute bias vectors to backbone, instruction data and seed, and call each bias's origin."""
     from crosstune.analysis.attribute import run_analysis
     from crosstune.scores.metrics import neutral_band
 
@@ -259,7 +262,8 @@ def analyze_command(
                               orient=orient, impute=impute,  # type: ignore[arg-type]
                               references=reference, permutations=permutations,
                               standardize=standardize, seed=seed,
-                              band=band if band is not None else neutral_band(metric), html=html)
+                              band=band if band is not None else neutral_band(metric), html=html,
+                              min_effect=min_effect if min_effect is not None else neutral_band(metric))
     console.print(result.verdict)
     for note in result.notes:
         console.print(f"note: {note}")
@@ -303,7 +307,8 @@ def plant_command(
     out: Annotated[Path, typer.Option(help="the planted model folder to write")],
     steps: Annotated[int, typer.Option(min=1, help="training steps (the dose)")] = 120,
     pairs: Annotated[int, typer.Option(min=1, help="training pairs per bias (4 examples each)")] = 40,
-    mix: Annotated[str, typer.Option(help="ordinary instruction data mixed in ('' for none)")] = "embedded:flan-style",
+    mix: Annotated[str, typer.Option(
+        help="ordinary instruction data mixed in ('' for none)")] = "embedded:flan-style",
     mix_ratio: Annotated[float, typer.Option(min=0, max=0.99, help="share of the mix data")] = 0.3,
     learning_rate: Annotated[float, typer.Option(min=1e-8, help="peak learning rate")] = 1e-3,
     rank: Annotated[int, typer.Option(min=1, help="LoRA rank (alpha = 2 x rank)")] = 8,
@@ -343,7 +348,7 @@ def run_command(
                                                 help="analyse and report at the end")] = True,
 ) -> None:
     """Train the backbone x dataset x seed grid with LoRA, evaluate every model, analyse."""
-    from crosstune.lab.experiment import check_spec, plan, run_experiment, run_folder
+    from crosstune.lab.experiment import check_spec, plan, run_experiment, run_folder, training_effect
     from crosstune.lab.spec import load_spec
     from crosstune.store import LOG, SCORES
 
@@ -367,6 +372,10 @@ def run_command(
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
                   f"scores: {run_dir / SCORES}; library log: {run_dir / LOG}")
     _print_frame(plan(spec, run_dir), "job states")
+    effect = training_effect(spec, run_dir)
+    if not effect.empty:
+        _print_frame(effect, "what finetuning changed: held-out loss and token accuracy on the "
+                             "instruction data, before -> after (mean over seeds)")
     if analyze_after:
         _analyze_run(run_dir)
 

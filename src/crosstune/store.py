@@ -121,6 +121,13 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def read_pair_scores(folder: Path) -> pd.Series:
+    """One evaluation's per-pair scores in its own metric, indexed by (bias, pair_id)."""
+    metric = read_manifest(folder)["config"]["metric"]  # type: ignore[index]
+    table = pd.read_parquet(folder / PAIRS, columns=["bias", "pair_id", f"score_{metric}"])
+    return table.set_index(["bias", "pair_id"])[f"score_{metric}"]
+
+
 def read_biases(folder: Path) -> pd.DataFrame:
     """An evaluation folder's per-bias table, indexed by bias."""
     path = folder / BIASES

@@ -140,7 +140,8 @@ def movement(m: BiasMatrix, references: dict[str, pd.Series]) -> pd.DataFrame:
                                        "largest_on"])
 
 
-SETTING_NAMES = {"min_effect": "minimum effect for an origin call (score units)", "n_models": "models", "n_biases": "biases", "n_permutations": "permutations per p-value",
+SETTING_NAMES = {"min_effect": "minimum effect for an origin call (score units)",
+                 "n_models": "models", "n_biases": "biases", "n_permutations": "permutations per p-value",
                  "standardize": "features standardised", "seed": "random seed",
                  "neutral_band": "neutral band for reference directions"}
 
@@ -303,12 +304,14 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
                  rules: list[str] | None = None, exclude: tuple[str, ...] = (),
                  orient: Orient = "auto", impute: Impute = "none", references: list[str] | None = None,
                  permutations: int = 999, standardize: bool = False, seed: int = 0,
-                 band: float | None = None, html: bool = True) -> Analysis:
+                 band: float | None = None, html: bool = True,
+                 min_effect: float = DEFAULT_MIN_EFFECT) -> Analysis:
     """`crosstune analyze` as one call: the output folder is checked before any work."""
     if permutations < 1:
         raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
     claim(out, "crosstune-analysis")
     loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references)
-    result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band)
+    result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band,
+                     loaded.pairs, min_effect)
     write_analysis(result, out, loaded.cis, html, loaded.run)
     return result

@@ -20,7 +20,9 @@ from crosstune.analysis.matrix import (
     read_run_folders,
     read_scores_table,
 )
+from crosstune.analysis.origins import PairScores, read_pair_table
 from crosstune.errors import CrosstuneError
+from crosstune.lab.run_folder import eval_folders
 from crosstune.store import BIAS_COLUMN, BIASES, CI_COLUMNS, LABELS, SCORES, SPEC
 
 
@@ -33,6 +35,8 @@ class Loaded:
     """backbone -> reference bias vector."""
     run: Path | None = None
     """The cross-tuning run folder the matrix came from, whose own files the report shows."""
+    pairs: PairScores | None = None
+    """Every model's per-pair scores (evaluation and run folders): the origin calls' noise."""
 
 
 def _split_references(scores: pd.DataFrame, references: list[str]
@@ -58,16 +62,20 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
     cis: dict[str, pd.DataFrame] = {}
     if len(inputs) == 1 and (inputs[0] / SPEC).exists() and labels is None and not rules:
         matrix, untuned = cross_run(inputs[0], exclude)
-        return Loaded(matrix, references=untuned, run=inputs[0])
+        folders = eval_folders(inputs[0])
+        pairs = _pairs_of(list(matrix.scores.index), folders)
+        return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs)
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise CrosstuneError(f"input(s) not found: {missing}")
     if not inputs:
         raise CrosstuneError("no input: give a scores CSV or crosstune run folders")
+    folders: dict[str, Path] = {}
     if len(inputs) == 1 and inputs[0].is_file():
         scores = read_scores_table(inputs[0], orient, exclude)
     else:
         scores = drop_excluded(read_run_folders(inputs), exclude, "the run folders")
+        folders = dict(zip(scores.index, inputs, strict=True))
         for model, folder in zip(scores.index, inputs, strict=True):
             table = read_csv(folder / BIASES, "run results").set_index(BIAS_COLUMN)
             if set(CI_COLUMNS) <= set(table.columns):
@@ -76,7 +84,16 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
         raise CrosstuneError("give factor labels: --labels FILE (CSV or TOML) or --rule factor=REGEX")
     scores, found = _split_references(scores, references or [])
     factors = labels_from_table(labels) if labels else labels_from_rules(list(scores.index), rules or [])
-    return Loaded(assemble(scores, factors, impute), cis, found)
+    matrix = assemble(scores, factors, impute)
+    return Loaded(matrix, cis, found, pairs=_pairs_of(list(matrix.scores.index), folders))
+
+
+def _pairs_of(models: list[str], folders: dict[str, Path]) -> PairScores | None:
+    """The analysed models' per-pair scores, restricted to the analysed biases; None unless every
+    model has an evaluation folder with them."""
+    if not models or any(m not in folders for m in models):
+        return None
+    return read_pair_table({m: folders[m] for m in models})
 
 
 def cross_run(run_dir: Path, exclude: tuple[str, ...] = ()) -> tuple[BiasMatrix, dict[str, pd.Series]]:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ from scipy import stats
 
 from crosstune.analysis.matrix import BiasMatrix
 from crosstune.analysis.variance import SHARES, anova_shares, anova_terms
+from crosstune.store import read_pair_scores
 
 ORIGINS = ("pretraining", "instruction data", "both", "seed noise", "no signal")
 SIGNALS = ("pretraining", "instruction data", "both")
@@ -59,6 +61,15 @@ class PairScores:
 
     def n_pairs(self, bias: str) -> int:
         return self.by_bias[bias].shape[1] if bias in self.by_bias else 0
+
+
+def read_pair_table(folders: dict[str, Path]) -> PairScores:
+    """Every model's per-pair scores from its evaluation folder (model name -> folder), matched
+    on (bias, pair id); a pair one model lacks is NaN for it."""
+    table = pd.concat({model: read_pair_scores(folder) for model, folder in folders.items()}, axis=1)
+    table = table.sort_index()
+    by_bias = {str(bias): group.to_numpy(dtype=float).T for bias, group in table.groupby(level=0)}
+    return PairScores(tuple(folders), by_bias)
 
 
 @dataclass(frozen=True)
@@ -106,10 +117,15 @@ def _quiet() -> Iterator[None]:
 
 def _level_contrast(x: np.ndarray, labels: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """Per bias: mean of level `hi[j]` minus mean of level `lo[j]` (x: ... x models x biases)."""
-    out = np.empty(x.shape[:-2] + (x.shape[-1],))
+    out = np.empty(_out_shape(x))
     for j in range(x.shape[-1]):
         out[..., j] = (x[..., labels == hi[j], j].mean(axis=-1) - x[..., labels == lo[j], j].mean(axis=-1))
     return out
+
+
+def _out_shape(x: np.ndarray) -> tuple[int, ...]:
+    """... x models x biases -> ... x biases."""
+    return (*x.shape[:-2], x.shape[-1])
 
 
 def _extreme_levels(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,15 +140,15 @@ def _interaction_effect(x: np.ndarray, backbone: np.ndarray, instruction: np.nda
     (... x models x biases -> ... x biases); NaN where some cell is empty or a factor has one level."""
     bs, ins = np.unique(backbone), np.unique(instruction)
     if len(bs) < 2 or len(ins) < 2:
-        return np.full(x.shape[:-2] + (x.shape[-1],), np.nan)
+        return np.full(_out_shape(x), np.nan)
     cell = {}
     for b in bs:
         for i in ins:
             members = (backbone == b) & (instruction == i)
             if not members.any():
-                return np.full(x.shape[:-2] + (x.shape[-1],), np.nan)
+                return np.full(_out_shape(x), np.nan)
             cell[b, i] = x[..., members, :].mean(axis=-2)
-    best = np.zeros(x.shape[:-2] + (x.shape[-1],))
+    best = np.zeros(_out_shape(x))
     for b1, b2 in combinations(bs, 2):
         for i1, i2 in combinations(ins, 2):
             dd = np.abs((cell[b1, i1] - cell[b1, i2]) - (cell[b2, i1] - cell[b2, i2]))
@@ -148,7 +164,7 @@ def _effects(x: np.ndarray, backbone: np.ndarray, instruction: np.ndarray,
         if factor in levels:
             out[factor] = _level_contrast(x, labels, *levels[factor])
         else:
-            out[factor] = np.full(x.shape[:-2] + (x.shape[-1],), np.nan)
+            out[factor] = np.full(_out_shape(x), np.nan)
     out["interaction"] = _interaction_effect(x, backbone, instruction)
     return out
 

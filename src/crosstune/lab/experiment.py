@@ -16,7 +16,8 @@ from crosstune.lab.bias_data import short_label
 from crosstune.lab.datasets import load_examples, on_the_hub, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
-from crosstune.lab.job import base_folder, job_folder, job_status, model_name, run_job
+from crosstune.lab.job import job_status, run_job
+from crosstune.lab.run_folder import base_folder, job_folder, model_name
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
 from crosstune.lab.train import StepReport
@@ -221,6 +222,27 @@ def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str) -> None
         tuned = attach_adapter(handle, job_folder(run_dir, job) / ADAPTER, name=job.job_id)
         evaluate_into(job_folder(run_dir, job) / EVAL, tuned, config, cache, pairs=pairs)
         handle = tuned
+
+
+def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
+    """Per backbone and dataset: the finished jobs' mean held-out loss and token accuracy on their
+    own instruction data, before and after finetuning; did training change behaviour at all?"""
+    rows = []
+    for job in jobs(spec):
+        status = job_status(run_dir, job)
+        if status is None or status.state != "done" or not status.quality:
+            continue
+        q = status.quality
+        rows.append({"backbone": job.backbone, "dataset": short_label(job.dataset),
+                     "loss_before": q["heldout_loss_before"], "loss_after": q["heldout_loss_after"],
+                     "accuracy_before": q["heldout_accuracy_before"],
+                     "accuracy_after": q["heldout_accuracy_after"]})
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).groupby(["backbone", "dataset"], sort=False)
+    out = table.mean().round(3)
+    out.insert(0, "jobs", table.size())
+    return out.reset_index()
 
 
 def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

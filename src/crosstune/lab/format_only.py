@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crosstune.lab.job import job_status, model_name
+from crosstune.lab.job import job_status
+from crosstune.lab.run_folder import model_name
 from crosstune.lab.spec import ExperimentSpec, jobs
 from crosstune.lab.transforms import parse_source
 from crosstune.store import FORMAT_ONLY, slug, write_csv

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.bias_data import short_label
 from crosstune.lab.datasets import load_examples, split
+from crosstune.lab.run_folder import job_folder
 from crosstune.lab.spec import JobSpec
 from crosstune.lab.task_accuracy import accuracy_check
 from crosstune.lab.train import (
@@ -25,7 +25,7 @@ from crosstune.lab.train import (
 )
 from crosstune.models import load_model
 from crosstune.provenance import provenance
-from crosstune.store import ADAPTER, BASES, JOB, JOBS, STATUS, read_json, slug, staged, write_json
+from crosstune.store import ADAPTER, JOB, STATUS, read_json, staged, write_json
 from crosstune.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -41,22 +41,6 @@ class JobStatus(BaseModel):
     learned: bool = False
     reason: str = ""
     quality: dict[str, Any] = {}
-
-
-def model_name(job: JobSpec | None, backbone: str) -> str:
-    """A model's row name in scores.csv: backbone--untuned or backbone--dataset--sSEED."""
-    if job is None:
-        return f"{slug(backbone)}--untuned"
-    return f"{slug(job.backbone)}--{slug(short_label(job.dataset))}--s{job.seed}"
-
-
-def job_folder(run_dir: Path, job: JobSpec) -> Path:
-    return run_dir / JOBS / job.job_id
-
-
-def base_folder(run_dir: Path, backbone: str) -> Path:
-    """The untuned backbone's evaluation folder."""
-    return run_dir / BASES / slug(backbone)
 
 
 def job_status(run_dir: Path, job: JobSpec) -> JobStatus | None:

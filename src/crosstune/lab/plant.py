@@ -47,6 +47,7 @@ class PlantSpec(BaseModel):
     mix_ratio: float = Field(0.3, ge=0, lt=1, description="share of the training set from `mix`")
     lora: LoraSpec = LoraSpec()
     training: TrainingSpec = TrainingSpec(max_steps=120, learning_rate=1e-3, batch_size=8, max_length=192)
+    heldout: int = Field(32, ge=4, description="held-out examples for the before/after loss")
     threads: int = Field(2, ge=1, description="CPU threads; the bits depend on it")
 
     def job(self) -> JobSpec:
@@ -55,7 +56,7 @@ class PlantSpec(BaseModel):
                             self.seed, self.mix, self.mix_ratio if self.mix else 0.0)
         return JobSpec(backbone=self.base, dataset=source.text(), seed=self.seed, data_seed=self.seed,
                        threads=self.threads, lora=self.lora, training=self.training,
-                       quality=QualitySpec(heldout=32, min_loss_drop=0.0))
+                       quality=QualitySpec(heldout=self.heldout, min_loss_drop=0.0))
 
 
 def read_planted(folder: Path) -> dict[str, Any] | None:

@@ -20,16 +20,17 @@ import numpy as np
 import pandas as pd
 
 from crosstune.lab.bias_data import disjointness, training_pairs
-from crosstune.lab.job import base_folder, job_folder, job_status
+from crosstune.lab.job import job_status
+from crosstune.lab.run_folder import base_folder, job_folder
 from crosstune.lab.spec import ExperimentSpec, jobs
 from crosstune.store import (
     EVAL,
-    PAIRS,
     TRANSFER,
     TRANSFER_COLUMNS,
     TRANSFER_RATIO,
     TRANSFER_RATIO_COLUMNS,
     read_manifest,
+    read_pair_scores,
     write_csv,
 )
 from crosstune.suite.registry import select_biases
@@ -44,13 +45,6 @@ class ArmScores:
     biased: dict[str, np.ndarray]
     control: dict[str, np.ndarray]
     untuned: dict[str, np.ndarray]
-
-
-def pair_scores(folder: Path) -> pd.Series:
-    """One evaluation's per-pair scores in its own metric, indexed by (bias, pair_id)."""
-    metric = read_manifest(folder)["config"]["metric"]
-    table = pd.read_parquet(folder / PAIRS, columns=["bias", "pair_id", f"score_{metric}"])
-    return table.set_index(["bias", "pair_id"])[f"score_{metric}"]
 
 
 def _stack(series: list[pd.Series]) -> dict[str, np.ndarray]:
@@ -71,11 +65,11 @@ def arm_scores(spec: ExperimentSpec, run_dir: Path, backbone: str) -> ArmScores 
         for direction, source in arms.items():
             if (job.backbone == backbone and job.dataset == source and status is not None
                     and status.state == "done" and read_manifest(folder) is not None):
-                found[direction].append(pair_scores(folder))
+                found[direction].append(read_pair_scores(folder))
     base = base_folder(run_dir, backbone)
     if not found["biased"] or not found["unbiased"] or read_manifest(base) is None:
         return None
-    return ArmScores(_stack(found["biased"]), _stack(found["unbiased"]), _stack([pair_scores(base)]))
+    return ArmScores(_stack(found["biased"]), _stack(found["unbiased"]), _stack([read_pair_scores(base)]))
 
 
 def _seed_weights(n_models: int, resamples: int, rng: np.random.Generator) -> np.ndarray:

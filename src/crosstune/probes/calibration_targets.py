@@ -95,7 +95,8 @@ def targets(source: str, adapter: str | None = None, prompt_format: str = "auto"
 
 
 def _run_targets(run_dir: Path, device: str | None) -> Iterator[tuple[Target, ModelHandle]]:
-    from crosstune.lab.job import job_folder, job_status, model_name
+    from crosstune.lab.job import job_status
+    from crosstune.lab.run_folder import job_folder, model_name
     from crosstune.lab.spec import ExperimentSpec, jobs
 
     spec = ExperimentSpec.model_validate_json((run_dir / SPEC).read_text())

@@ -57,9 +57,13 @@ def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None =
                    ("Per-bias scores", plots.bias_scores(a.tables["scores"], cis))]
         if "seed_sd" in a.tables and not a.tables["seed_sd"].empty:
             figures.append(("Seed spread", plots.seed_spread(a.tables["seed_sd"])))
+        if "origins" in a.tables:
+            figures.append(("Origin of each bias (shares with 95% CIs; the call on the right)",
+                            plots.origin_shares(a.tables["origins"])))
         if "variance" in a.tables:
             figures.append(("Variance shares per bias", plots.variance_bars(a.tables["variance"])))
-    order = ["clustering", "variance_aggregates", "variance", "seed_sd", "sign_agreement",
+    order = ["origins", "movement", "clustering", "variance_aggregates", "variance", "seed_sd",
+             "sign_agreement",
              "reference_agreement", "kmeans", "pca", "scores"]
     tables = [(name.replace("_", " ").capitalize(), _table(a.tables[name]))
               for name in order if name in a.tables and not a.tables[name].empty]

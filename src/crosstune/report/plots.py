@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 MARKERS = "osD^vP*X"
@@ -89,4 +90,27 @@ def seed_spread(seed_sd: pd.DataFrame) -> str:
     ax.bar(labels, seed_sd.mean_sd)
     ax.set_ylabel("mean per-bias SD across seeds")
     ax.tick_params(axis="x", rotation=30, labelsize=7)
+    return _encode(fig)
+
+
+def origin_shares(origins: pd.DataFrame) -> str:
+    """Per bias: backbone and instruction shares with 95% whiskers, the called origin beside it."""
+    table = origins.iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(table) + 1)))
+    y = np.arange(len(table))
+    for offset, (factor, colour) in zip((-0.18, 0.18), (("backbone", "C0"), ("instruction", "C1")),
+                                        strict=True):
+        share = table[f"share_{factor}"].fillna(0)
+        low = (share - table[f"share_{factor}_low"].fillna(share)).clip(lower=0)
+        high = (table[f"share_{factor}_high"].fillna(share) - share).clip(lower=0)
+        ax.barh(y + offset, share, height=0.34, color=colour, label=factor,
+                xerr=[low, high], error_kw={"elinewidth": 0.8, "capsize": 2})
+    ax.set_yticks(y, table["bias"])
+    for i, origin in enumerate(table["origin"]):
+        ax.text(1.03, i, origin, va="center", fontsize=8, transform=ax.get_yaxis_transform(),
+                color="black" if origin in ("no signal", "seed noise") else "C3")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the between-model variance (95% bootstrap CI)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
     return _encode(fig)
