@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from crosstune.errors import CrosstuneError, validated
+from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
 
@@ -193,7 +193,7 @@ def eval_command(
     _print_summary(result.summary, metric)
     _print_position(result.manifest["position_preference"])
     timing = result.manifest["timing_s"]
-    console.print(f"results: {folder}  (load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
+    console.print(f"results: {terminal(folder)}  (load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
 
 
 def _names(items: list[str] | None, option: str) -> list[str] | None:
@@ -260,10 +260,10 @@ def analyze_command(
                               references=reference, permutations=permutations,
                               standardize=standardize, seed=seed,
                               band=band if band is not None else neutral_band(metric), html=html)
-    console.print(result.verdict)
+    console.print(terminal(result.verdict))
     for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"tables and report: {out}")
+        console.print(f"note: {terminal(note)}")
+    console.print(f"tables and report: {terminal(out)}")
 
 
 @app.command("report")
@@ -285,7 +285,7 @@ def _print_positions(run_dir: Path) -> None:
     from crosstune.report.run_sections import position_lines
 
     for line in position_lines(run_dir):
-        console.print(line)
+        console.print(terminal(line))
 
 
 class _GridProgress(_RichProgress):
@@ -329,7 +329,7 @@ def run_command(
         _print_frame(outcome.format_only, "format-only arms")
     _print_positions(run_dir)
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
-                  f"scores: {run_dir / SCORES}; library log: {run_dir / LOG}")
+                  f"scores: {terminal(run_dir / SCORES)}; library log: {terminal(run_dir / LOG)}")
     _print_frame(plan(spec, run_dir), "job states")
     if analyze_after:
         _analyze_run(run_dir)
@@ -351,10 +351,10 @@ def _print_frame(frame, title: str) -> None:
     for i, column in enumerate(frame.columns):
         longest = max([len(str(column)), *(len(str(v)) for v in frame[column])])
         # the first column names things: never cut; the others fold when the terminal is narrow
-        table.add_column(str(column), no_wrap=i == 0, min_width=min(longest, 40) if i == 0 else None,
+        table.add_column(terminal(column), no_wrap=i == 0, min_width=min(longest, 40) if i == 0 else None,
                          overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*map(str, row))
+        table.add_row(*map(terminal, row))
     console.print(table)
 
 
@@ -386,7 +386,7 @@ def probe_calibration_command(
     cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(m.value, m.ci_low, m.ci_high, strict=True)]
     _print_frame(m.assign(cell=cells).pivot(index="metric", columns="model", values="cell").reset_index(),
                  "calibration: value [95% CI]")
-    console.print(f"results and report: {result.manifest['folder']} ({result.manifest['timing_s']:.0f}s)")
+    console.print(f"results and report: {terminal(result.manifest['folder'])} ({result.manifest['timing_s']:.0f}s)")
 
 
 @probe_app.command("faithfulness")
@@ -427,7 +427,7 @@ def probe_faithfulness_command(
     _print_frame(s.assign(metric=s.test + " " + s.metric, cell=cells)
                  .pivot(index="metric", columns="model", values="cell").reset_index(),
                  "faithfulness: value [95% CI]")
-    console.print(f"results and report: {result.manifest['folder']} ({result.manifest['timing_s']:.0f}s)")
+    console.print(f"results and report: {terminal(result.manifest['folder'])} ({result.manifest['timing_s']:.0f}s)")
 
 
 @contextlib.contextmanager
@@ -484,12 +484,12 @@ def probe_values_command(
         permutations=permutations, seed=seed, batch_size=batch_size, device=device, dtype=dtype,
         trust_remote_code=trust_remote_code, out=out,
         **({"implicit_prompts": implicit_prompt} if implicit_prompt else {}))
-    result = probe_values(config, lambda message: console.print(message))
+    result = probe_values(config, lambda message: console.print(terminal(message)))
     if MEAN_OF_MEDIANS_FILE in result.tables:
         _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
     for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"results: {result.folder}")
+        console.print(f"note: {terminal(note)}")
+    console.print(f"results: {terminal(result.folder)}")
 
 
 def main() -> None:
@@ -529,5 +529,5 @@ def interrupted() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    errors.print(f"error: {message}", markup=False, highlight=False)
+    errors.print(f"error: {printable(message)}", markup=False, highlight=False)
     sys.exit(code)

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (NUL, ESC of a colour code, ...) shown as `\\xNN`, so a
+    user's string cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def terminal(text: object) -> str:
+    """A user's string ready for rich: control characters shown, markup escaped."""
+    from rich.markup import escape
+
+    return escape(printable(str(text)))
 
 
 class CrosstuneError(Exception):
