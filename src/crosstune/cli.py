@@ -193,7 +193,8 @@ def eval_command(
     _print_summary(result.summary, metric)
     _print_position(result.manifest["position_preference"])
     timing = result.manifest["timing_s"]
-    console.print(f"results: {terminal(folder)}  (load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
+    console.print(f"results: {terminal(folder)}  "
+                  f"(load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
 
 
 def _names(items: list[str] | None, option: str) -> list[str] | None:
@@ -386,7 +387,8 @@ def probe_calibration_command(
     cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(m.value, m.ci_low, m.ci_high, strict=True)]
     _print_frame(m.assign(cell=cells).pivot(index="metric", columns="model", values="cell").reset_index(),
                  "calibration: value [95% CI]")
-    console.print(f"results and report: {terminal(result.manifest['folder'])} ({result.manifest['timing_s']:.0f}s)")
+    console.print(f"results and report: {terminal(result.manifest['folder'])} "
+                  f"({result.manifest['timing_s']:.0f}s)")
 
 
 @probe_app.command("faithfulness")
@@ -427,7 +429,8 @@ def probe_faithfulness_command(
     _print_frame(s.assign(metric=s.test + " " + s.metric, cell=cells)
                  .pivot(index="metric", columns="model", values="cell").reset_index(),
                  "faithfulness: value [95% CI]")
-    console.print(f"results and report: {terminal(result.manifest['folder'])} ({result.manifest['timing_s']:.0f}s)")
+    console.print(f"results and report: {terminal(result.manifest['folder'])} "
+                  f"({result.manifest['timing_s']:.0f}s)")
 
 
 @contextlib.contextmanager
