@@ -270,6 +270,21 @@ def _claim(folder: Path, config: ValuesConfig) -> str:
     return fingerprint
 
 
+COUNTS = {"top": (1, 10_000), "permutations": (1, 1_000_000), "batch_size": (1, 4096)}
+"""Allowed range of each count option: below is meaningless, above runs for hours."""
+
+
+def check_counts(config: ValuesConfig) -> None:
+    """Every count option within its range, before anything loads."""
+    for name, (low, high) in COUNTS.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise CrosstuneError(f"--{name.replace('_', '-')} must be a whole number from {low} to "
+                                 f"{high:,}, got {value!r}")
+    if config.output_index is not None and config.output_index < 0:
+        raise CrosstuneError(f"--output-index must be 0 or more, got {config.output_index}")
+
+
 def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
     """Score every lexicon word under every prompt, rank, test family differences, write the folder."""
     say = say or log.info
@@ -277,6 +292,7 @@ def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
     kind = config.kind
     if config.prompt_format not in ("auto", "chat", "plain"):
         raise CrosstuneError(f"--format must be auto, chat or plain, got {config.prompt_format!r}")
+    check_counts(config)
     if kind == "external":  # the CSV columns are the prompts; a key needs no text here
         keys = list(dict.fromkeys(config.prompts))
         prompts = [ValuePrompt(k, "") for k in keys if framing_of(k)]
@@ -297,6 +313,8 @@ def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
     if reference not in order:
         raise CrosstuneError(f"--reference-family {reference!r} is none of the families {order}")
     order = [reference, *[f for f in order if f != reference]]
+    for spec in config.reward_models:
+        reward.check_reward_spec(spec)
     folder = config.out or Path("runs") / f"values-{slug('-'.join(names))[:80]}"
     run_fingerprint = _claim(folder, config)
 
