@@ -17,6 +17,7 @@ import pytest
 
 Setup = Callable[[Path, Path], list[str]]  # (scratch folder, tiny model folder) -> CLI arguments
 
+GOOD_REWARDS = "response,best_ever_one\nlove,1\npower,2\n"
 GOOD = b'{"question": "2 + 2?", "choices": ["3", "4"], "answer": 1}\n'
 
 
@@ -91,7 +92,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "questions not JSON on line 2": (_questions(GOOD + b"{nope\n"), "q.jsonl:2: not valid JSON"),
     "questions empty file": (_questions(b""), "holds no questions"),
     "questions blank lines only": (_questions(b"\n\n  \n"), "holds no questions"),
-    "questions not UTF-8": (_questions(GOOD + b'{"question": "\xe9"}\n'), "q.jsonl:2: not UTF-8"),
+    "questions not UTF-8": (_questions(GOOD + b'{"question": "\xe9"}\n'), "q.jsonl, line 2: not UTF-8"),
     "questions NUL byte": (_questions(GOOD + b"\x00\x01binary"), "NUL byte"),
     "questions file is a folder": (
         lambda t, m: ["probe", "calibration", str(m), "--questions-file", str(t), "--out", str(t / "o")],
@@ -151,6 +152,54 @@ CASES: dict[str, tuple[Setup, str]] = {
     "values file as --reward-model": (
         lambda t, m: ["probe", "values", "--reward-model", str(_file(t, "rm.bin", b"x")), "--out",
                       str(t / "out")], "is a file"),
+    # values: files a user gives (rewards CSV, lexicon, prompt file)
+    "rewards empty": (lambda t, m: _values("--rewards", _rewards(t, ""))(t, m), "is empty"),
+    "rewards header only": (lambda t, m: _values("--rewards", _rewards(t, "response,best_ever_one\n"))(t, m),
+                            "header but no data rows"),
+    "rewards binary": (lambda t, m: _values("--rewards", _rewards(t, b"PK\x03\x04\x00\x00"))(t, m),
+                       "NUL"),
+    "rewards not UTF-8": (
+        lambda t, m: _values("--rewards", _rewards(t, b"response,best_ever_one\nl\xe9ve,1\n"))(t, m),
+        "not UTF-8"),
+    "rewards duplicated column": (
+        lambda t, m: _values("--rewards", _rewards(t, "response,best_ever_one,best_ever_one\nlove,1,2\n"))(
+            t, m), "duplicated column name(s) ['best_ever_one']"),
+    "rewards inf score": (
+        lambda t, m: _values("--rewards", _rewards(t, "response,best_ever_one\nlove,inf\n"))(t, m),
+        "must be a finite number"),
+    "rewards nan score": (
+        lambda t, m: _values("--rewards", _rewards(t, "response,best_ever_one\nlove,nan\n"))(t, m),
+        "non-numeric score 'nan'"),
+    "rewards folder": (lambda t, m: _values("--rewards", str(t))(t, m), "not a file"),
+    "rewards lack the prompt asked for": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), "--prompt", "best_ever_two")(t, m),
+        "has no column for prompt key(s) ['best_ever_two']"),
+    "lexicon latin-1 .dic": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), "--lexicon",
+                             _rewards(t, b"%\n1\tagency\n%\nm\xe4chtig\t1\n", "l.dic"))(t, m),
+        "line 4: not UTF-8"),
+    "lexicon .dic with NUL": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), "--lexicon",
+                             _rewards(t, b"%\n1\tagency\n%\x00", "l.dic"))(t, m), "NUL byte"),
+    "lexicon folder": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), "--lexicon", str(t))(t, m),
+        "is a folder"),
+    "lexicon empty csv": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), "--lexicon", _rewards(t, "", "l.csv"))(
+            t, m), "is empty"),
+    "lexicon duplicated column": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), "--lexicon",
+                             _rewards(t, "Category,token_decoded,Category\nagency,power,x\n", "l.csv"))(t, m),
+        "duplicated column name(s) ['Category']"),
+    "prompt file not TOML": (
+        lambda t, m: _values("--model", str(m), "--prompt-file", _rewards(t, "x = = 1", "p.toml"))(t, m),
+        "not valid TOML"),
+    "prompt file not UTF-8": (
+        lambda t, m: _values("--model", str(m), "--prompt-file",
+                             _rewards(t, b'best_ever_two = "\xe9"', "p.toml"))(t, m), "not UTF-8"),
+    "prompt file header only": (
+        lambda t, m: _values("--model", str(m), "--prompt-file", _rewards(t, "key,text\n", "p.csv"))(t, m),
+        "header but no data rows"),
     "values --top 0": (lambda t, m: ["probe", "values", "--model", str(m), "--top", "0"], "--top"),
     "values --permutations 0": (lambda t, m: ["probe", "values", "--model", str(m), "--permutations", "0"],
                                 "--permutations"),

@@ -172,7 +172,7 @@ def _labels_from_toml(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise CrosstuneError(f"labels file {path} not found (or not a file)")
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))  # a BOM is no key
     except UnicodeDecodeError:
         raise CrosstuneError(f"labels file {path} is not UTF-8 text (binary file?): "
                              "give a TOML file") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crosstune.errors import CrosstuneError
+from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.suite.types import OPTION_LABELS
 
 KINDS = ("arithmetic", "comparison", "unit", "logic")
@@ -163,20 +163,7 @@ class QuestionRow(BaseModel):
 
 def _lines(path: Path) -> list[str]:
     """The file's lines; a folder, binary or non-UTF-8 file is a named error; a BOM is accepted."""
-    if path.is_dir():
-        raise CrosstuneError(f"questions file {path} is a folder; give a JSONL file")
-    if not path.is_file():
-        raise CrosstuneError(f"questions file not found: {path}")
-    data = path.read_bytes()
-    if b"\0" in data:
-        line = data[:data.index(b"\0")].count(b"\n") + 1
-        raise CrosstuneError(f"{path}:{line}: a NUL byte: this is not a text file; give JSONL")
-    try:
-        return data.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise CrosstuneError(f"{path}:{line}: not UTF-8 (byte {data[err.start]:#x}); save the file "
-                             "as UTF-8") from err
+    return read_user_text(path, "questions file", "a JSONL file in UTF-8").splitlines()
 
 
 def load_questions(path: Path) -> list[Question]:

@@ -224,6 +224,11 @@ def _read_external(config: ValuesConfig, names: list[str], prompts: list[ValuePr
     for path, name in zip(config.rewards, names, strict=True):
         long = external.read_rewards(path, name)
         if prompts is not None:
+            columns = list(dict.fromkeys(long["prompt"]))
+            missing = [p.key for p in prompts if p.key not in columns]
+            if missing:
+                raise CrosstuneError(f"rewards file {path} has no column for prompt key(s) {missing} "
+                                     f"(its prompt columns: {columns[:6]}); drop --prompt or add them")
             long = long[long["prompt"].isin({p.key for p in prompts})]
         vocabulary = list(long["response"].astype(str)) if _has_wildcards(lexicon) else None
         words, unmatched = _lexicon_words(lexicon, vocabulary)
