@@ -317,7 +317,7 @@ def run_command(
     spec = load_spec(spec_file)
     run_dir = run_folder(spec, out)
     with console.status("checking the spec"):
-        check_spec(spec, fetch=not dry_run)
+        check_spec(spec, fetch=not dry_run, on_this_machine=executor == "local" or address is None)
     _print_frame(plan(spec, run_dir), f"{len(plan(spec, run_dir))} jobs in {run_dir}")
     if dry_run:
         return
