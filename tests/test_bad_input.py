@@ -226,6 +226,31 @@ CASES: dict[str, tuple[Setup, str]] = {
     "dataset malformed row": (lambda t, m: _dataset(t, m, "d.jsonl", b'{"x": 1}'), "row 1"),
     "damaged status.json": (lambda t, m: _status_file(t, m, "{half"), "damaged"),
     "status.json of another shape": (lambda t, m: _status_file(t, m, '{"state": "maybe"}'), "damaged"),
+    # biases validate: the same selection rules as eval; the --json path checked before any work
+    "validate empty bias selection": (lambda t, m: ["biases", "validate", "--biases", ","], "names nothing"),
+    "validate --json into a missing folder": (
+        lambda t, m: ["biases", "validate", "--biases", "anchoring", "--json", str(t / "no" / "v.json")],
+        "does not exist"),
+    "validate --json onto a folder": (
+        lambda t, m: ["biases", "validate", "--biases", "anchoring", "--json", str(t)], "is a folder"),
+    # absurd counts: refused up front with what they would cost
+    "eval absurd --pairs": (lambda t, m: ["eval", "--model", str(m), "--pairs", "100000000"],
+                            "at most 10,000"),
+    "spec absurd transfer pairs": (
+        lambda t, m: ["run", str(_spec(t, m, **{
+            "[transfer]": 'train_biases = ["anchoring"]\npairs = 50000000'})), "--dry-run"],
+        "training examples per arm"),
+    "spec absurd mix_ratio": (
+        lambda t, m: ["run", str(_spec(t, m, **{
+            "[transfer]": 'train_biases = ["anchoring"]\nmix_ratio = 0.9999999'})), "--dry-run"],
+        "training examples per arm"),
+    # analyze on folders of another kind says which kind
+    "analyze a calibration folder": (
+        lambda t, m: ["analyze", str(_file(t, "manifest.json", b'{"kind": "crosstune-calibration"}').parent),
+                      "--rule", "backbone=(.)", "--out", str(t / "a")], "is a calibration probe folder"),
+    "analyze an analysis folder": (
+        lambda t, m: ["analyze", str(_file(t, "manifest.json", b'{"kind": "crosstune-analysis"}').parent),
+                      "--rule", "backbone=(.)", "--out", str(t / "a")], "is an analysis folder"),
     "report on a non-run folder": (lambda t, m: ["report", str(t)], "not a crosstune run folder"),
 }
 
@@ -319,3 +344,18 @@ def test_a_spec_with_a_byte_order_mark_is_read(tmp_path, saved_tiny_model):
     path = _spec(tmp_path, saved_tiny_model)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert load_spec(path).name == "t"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_validate_json_into_a_read_only_folder_is_refused_before_the_table(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    result = run(["biases", "validate", "--biases", "anchoring", "--json", str(folder / "v.json")], tmp_path)
+    assert result.returncode == 2 and "cannot write there" in result.stderr
+    assert "known-answer" not in result.stdout
+
+
+def test_report_offers_the_impute_its_messages_name():
+    result = run(["report", "--help"], Path.cwd())
+    assert "--impute" in result.stdout

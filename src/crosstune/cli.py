@@ -95,13 +95,15 @@ def biases_validate(
 
     from crosstune.respondents.validate import validate
     from crosstune.scores.metrics import METRICS
+    from crosstune.store import ensure_file_writable, write_text
 
     if metric not in METRICS:
         raise CrosstuneError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if orders not in (1, 2):
         raise CrosstuneError(f"--orders must be 1 or 2, got {orders}")
-    names = [n for item in biases or [] for n in item.split(",") if n.strip()] or None
-    result = validate(names, pairs, seed, orders, scenarios)
+    if json_out is not None:
+        ensure_file_writable(json_out, "--json")
+    result = validate(_names(biases, "--biases"), pairs, seed, orders, scenarios)
     frame = result.table(metric)
     table = Table("bias", *frame.columns, title=f"known-answer respondents ({metric}, "
                   f"{'counterbalanced' if orders == 2 else 'one order'}, {pairs} pairs)")
@@ -112,7 +114,7 @@ def biases_validate(
     for bias, note in result.offsets.items():
         console.print(f"{bias} (offset): {note}")
     if json_out is not None:
-        json_out.write_text(json.dumps(result.to_json(), indent=1))
+        write_text(json_out, json.dumps(result.to_json(), indent=1))
     if result.failures:
         for failure in result.failures:
             errors.print(f"FAIL {failure}")
@@ -271,6 +273,7 @@ def analyze_command(
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
+    impute: Annotated[str, typer.Option(help="missing scores: none | drop | bias-mean | zero")] = "none",
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
     from crosstune.store import ANALYSIS, SPEC
@@ -278,7 +281,7 @@ def report_command(
     if not (run_dir / SPEC).exists():
         raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
                              "for score tables use 'crosstune analyze'")
-    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations)
+    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations, impute=impute)
     _print_positions(run_dir)
 
 

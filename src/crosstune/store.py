@@ -143,6 +143,23 @@ def ensure_writable(folder: Path) -> None:
                              "choose another output folder")
 
 
+def ensure_file_writable(path: Path, option: str) -> None:
+    """Fail before any work when the file `path` cannot be written (a folder, a missing or
+    read-only parent)."""
+    if path.is_dir():
+        raise CrosstuneError(f"{option} {path} is a folder; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise CrosstuneError(f"{option} {path}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CrosstuneError(f"{option} {path}: cannot write there (read-only); choose another path")
+
+
+def kind_name(kind: str) -> str:
+    """'an evaluation', 'a calibration probe', ... for messages."""
+    return _NAMES.get(kind, repr(kind))  # type: ignore[call-overload]
+
+
 def _describe(manifest: dict[str, Any]) -> str:
     model = manifest.get("model", {}).get("name")
     return _NAMES[manifest["kind"]] + (f" of model {model}" if model else "")

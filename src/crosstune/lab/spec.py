@@ -107,6 +107,15 @@ class TransferSpec(_Strict):
     mix_ratio: float = Field(0.5, ge=0, lt=1, description="share of the training set from `mix`")
 
     @model_validator(mode="after")
+    def _a_trainable_size(self) -> TransferSpec:
+        examples = 4 * self.pairs * len(self.train_biases)
+        total = examples / (1 - self.mix_ratio) if self.mix else examples
+        if total > 1_000_000:
+            raise ValueError(f"pairs = {self.pairs} and mix_ratio = {self.mix_ratio} make {total:,.0f} "
+                             "training examples per arm; at most 1,000,000")
+        return self
+
+    @model_validator(mode="after")
     def _disjoint_roles(self) -> TransferSpec:
         both = sorted(set(self.train_biases) & set(self.heldout_biases or []))
         if both:
