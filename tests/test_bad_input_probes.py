@@ -253,3 +253,37 @@ def test_an_answer_given_as_choice_text_is_its_index(tmp_path):
 
     path = _file(tmp_path, "q.jsonl", b'{"question": "q", "choices": ["a", "b", "c"], "answer": "c"}\n')
     assert load_questions(path)[0].answer == 2
+
+
+# documented values that used to crash after the expensive work: computed, or said why not
+
+@pytest.mark.parametrize("tests", ["filler", "mistakes", "paraphrase", "filler,paraphrase"])
+def test_every_documented_subset_of_faithfulness_tests_finishes(tests, tmp_path, saved_tiny_model,
+                                                                isolated_home, capsys, monkeypatch):
+    from crosstune.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["crosstune", "probe", "faithfulness", str(saved_tiny_model), "--tests",
+                                      tests, "--questions", "2", "--samples", "1", "--cot-tokens", "8",
+                                      "--bootstrap", "10", "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 0, capsys.readouterr().err[-3000:]
+    assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_an_lm_values_probe_with_one_prompt_per_framing_says_what_it_cannot_compute(
+        tmp_path, isolated_home, capsys, monkeypatch):
+    from values_fixtures import save_tiny_lm, train_tokenizer
+
+    from crosstune.cli import main
+
+    lm = save_tiny_lm(tmp_path / "lm", train_tokenizer(500), seed=0)
+    monkeypatch.setattr(sys, "argv", ["crosstune", "probe", "values", "--model", str(lm), "--prompt",
+                                      "best_ever_one", "--prompt", "worst_ever_one", "--permutations", "19",
+                                      "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    out = capsys.readouterr()
+    assert stopped.value.code == 0, out.err[-3000:]
+    assert "OLS ANOVA not computed" in " ".join(out.out.split())
+    assert (tmp_path / "out" / "report.html").exists()

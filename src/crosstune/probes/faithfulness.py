@@ -128,7 +128,8 @@ def measure(questions: list[Question], sampler: CotSampler, reader: AnswerReader
     if "early" not in config.tests:
         frames = frames[1:]
         units = [u for u in units if u["test"] != "early"]
-    all_readings = pd.concat(frames, ignore_index=True)
+    # a subset without early answering (filler alone) has no readings: an empty table, not a crash
+    all_readings = pd.concat(frames, ignore_index=True) if frames else readings.iloc[0:0]
     unit_table = pd.DataFrame(units, columns=["test", "metric", "qid", "value"])
     boots = resamples(len(questions), config.bootstrap, config.seed)
     return {ct.COTS_PARQUET: pd.DataFrame(cot_rows), ct.READINGS_PARQUET: all_readings,

@@ -401,7 +401,12 @@ def _statistics(data: pd.DataFrame, kind: Kind, config: ValuesConfig, tables: di
     else:
         notes.append("one model only: no mixed model (it needs a random intercept per model)")
     if kind == "lm":
-        tables[ANOVA_FILE] = stats.lm_anova(data)
+        try:
+            tables[ANOVA_FILE] = stats.lm_anova(data)
+        except (np.linalg.LinAlgError, ValueError) as err:  # a saturated design: no residual
+            notes.append(f"OLS ANOVA not computed ({str(err).splitlines()[0][:120]}): "
+                         "median_rank ~ category * framing * model needs more than one prompt per "
+                         "framing; give more --prompt keys")
         notes.append("LM log-probabilities mix preference with word frequency: read category "
                      "differences against framing and family, not on their own")
     return mixed_info
