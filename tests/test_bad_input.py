@@ -251,6 +251,16 @@ CASES: dict[str, tuple[Setup, str]] = {
     "analyze an analysis folder": (
         lambda t, m: ["analyze", str(_file(t, "manifest.json", b'{"kind": "crosstune-analysis"}').parent),
                       "--rule", "backbone=(.)", "--out", str(t / "a")], "is an analysis folder"),
+    # numeric ranges
+    "eval negative --pairs": (lambda t, m: ["eval", "--model", "x", "--pairs", "-3"],
+                              "--pairs must be at least 1"),
+    "validate zero --pairs": (lambda t, m: ["biases", "validate", "--pairs", "0"],
+                              "--pairs must be at least 1"),
+    "analyze zero --permutations": (
+        lambda t, m: ["analyze", str(t), "--permutations", "0", "--out", str(t / "a")], "--permutations"),
+    "report negative --permutations": (
+        lambda t, m: ["report", str(_file(t, "spec.json", b"{}").parent), "--permutations", "-1"],
+        "--permutations"),
     "report on a non-run folder": (lambda t, m: ["report", str(t)], "not a crosstune run folder"),
 }
 
