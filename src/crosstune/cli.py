@@ -147,7 +147,7 @@ class _RichProgress:
     def stage(self, text: str, total: int | None = None) -> None:
         if self.task is not None:
             self.bar.update(self.task, completed=self.bar.tasks[self.task].total or 0)
-        self.task = self.bar.add_task(text, total=total, status="")
+        self.task = self.bar.add_task(terminal(text), total=total, status="")
 
     def advance(self, done: int) -> None:
         if self.task is not None:
@@ -297,7 +297,7 @@ class _GridProgress(_RichProgress):
 
     def detail(self, text: str) -> None:
         if self.task is not None:
-            self.bar.update(self.task, status=text)
+            self.bar.update(self.task, status=terminal(text))
 
 
 @app.command("run")
@@ -442,7 +442,7 @@ def _probe_progress():
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
         def start(description: str, total: int):
-            task = bar.add_task(description, total=total)
+            task = bar.add_task(terminal(description), total=total)
             return lambda k: bar.advance(task, k)
         yield start
 
