@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crosstune.errors import CrosstuneError
-from crosstune.store import BIAS_COLUMN, BIASES, MANIFEST, SCORE_COLUMN, kind_name, read_manifest
+from crosstune.store import BIAS_COLUMN, BIASES, MANIFEST, SCORE_COLUMN, kind_name
 
 Orient = Literal["auto", "biases-as-rows", "models-as-rows"]
 Impute = Literal["none", "drop", "bias-mean", "zero"]
@@ -135,14 +135,15 @@ def read_run_folders(folders: list[Path]) -> pd.DataFrame:
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             raise CrosstuneError(f"{folder} is not a crosstune run folder (no {MANIFEST})")
-        kind = (read_manifest(folder) or {}).get("kind")
-        if kind != "crosstune-eval":
-            raise CrosstuneError(f"{folder} is {kind_name(kind)} folder; analyze takes evaluation "
-                                 "folders ('crosstune eval') or one cross-tuning run folder")
         try:
-            model = json.loads(manifest_path.read_text(encoding="utf-8"))["model"]
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            kind = manifest.get("kind", "crosstune-eval")
+            if kind != "crosstune-eval":
+                raise CrosstuneError(f"{folder} is {kind_name(kind)} folder; analyze takes evaluation "
+                                     "folders ('crosstune eval') or one cross-tuning run folder")
+            model = manifest["model"]
             name = str(model["name"]) + (f"+{Path(model['adapter']).name}" if model.get("adapter") else "")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise CrosstuneError(f"{manifest_path} is corrupt (no model name): rerun 'crosstune eval' "
                                  "for that folder") from None
         if name in rows:
