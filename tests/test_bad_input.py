@@ -108,6 +108,16 @@ def _dataset(tmp: Path, model: Path, name: str, data: bytes) -> list[str]:
     return ["run", str(spec), "--dry-run"]
 
 
+def _arm_twice(tmp: Path, model: Path) -> list[str]:
+    from crosstune.lab.spec import TransferSpec
+
+    arm = TransferSpec(train_biases=["anchoring"]).arms()["biased"]
+    spec = _spec(tmp, model, datasets=f'["{arm}"]', **{
+        "[evaluation]": 'biases = ["anchoring", "bandwagon_effect"]',
+        "[transfer]": 'train_biases = ["anchoring"]'})
+    return ["run", str(spec), "--dry-run"]
+
+
 CASES: dict[str, tuple[Setup, str]] = {
     # usage errors
     "pairs is not a number": (lambda t, m: ["eval", "--model", "x", "--pairs", "abc"], "--pairs"),
@@ -179,12 +189,78 @@ CASES: dict[str, tuple[Setup, str]] = {
     "spec missing backbone": (
         lambda t, m: ["run", str(_spec(t, m, backbones='["./gone"]')), "--dry-run"], "does not exist"),
     "spec seed as a string": (lambda t, m: ["run", str(_spec(t, m, seeds='["1"]')), "--dry-run"], "seeds"),
+    "spec precision fp16 on CPU (dry run)": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[training]": 'precision = "fp16"'})), "--dry-run"],
+        "fp16 needs a CUDA GPU"),
+    "spec precision fp16 on CPU (real run writes nothing)": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[training]": 'precision = "fp16"'})), "--out",
+                      str(t / "runs")], "fp16 needs a CUDA GPU"),
+    "spec missing DeepSpeed config": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[training]": 'deepspeed = "ds.json"'})), "--dry-run"],
+        "deepspeed config ds.json not found"),
+    "spec missing DeepSpeed config (real run writes nothing)": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[training]": 'deepspeed = "ds.json"'})), "--out",
+                      str(t / "runs")], "deepspeed config ds.json not found"),
+    "spec blank backbone": (lambda t, m: ["run", str(_spec(t, m, backbones='[""]')), "--dry-run"],
+                            "backbones: Value error, an entry is blank"),
+    "spec blank dataset": (lambda t, m: ["run", str(_spec(t, m, datasets='[" "]')), "--dry-run"],
+                           "datasets: Value error, an entry is blank"),
+    "spec empty target_modules": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[lora]": "target_modules = []"})), "--dry-run"],
+        "lora.target_modules"),
+    "spec empty biases": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[evaluation]": "biases = []"})), "--dry-run"],
+        "evaluation.biases"),
+    "spec 300-character name": (lambda t, m: ["run", str(_spec(t, m, name=f'"{"n" * 300}"')), "--dry-run"],
+                                "name: String should have at most 100 characters"),
+    "spec dataset identical to a transfer arm": (lambda t, m: _arm_twice(t, m), "which [transfer] trains"),
+    "spec num_cpus zero": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[resources]": "num_cpus = 0"})), "--dry-run"],
+        "resources.num_cpus"),
+    "spec not UTF-8": (lambda t, m: ["run", str(_file(t, "x.toml", b'name = "\xe9"')), "--dry-run"],
+                       "line 1: not UTF-8"),
+    "spec is a folder": (lambda t, m: ["run", str(t), "--dry-run"], "is a folder"),
     "dataset garbage parquet": (lambda t, m: _dataset(t, m, "d.parquet", b"PAR1xx"),
                                 "not a readable Parquet"),
     "dataset not UTF-8": (lambda t, m: _dataset(t, m, "d.jsonl", b'{"a": "\xff"}'), "not UTF-8"),
     "dataset malformed row": (lambda t, m: _dataset(t, m, "d.jsonl", b'{"x": 1}'), "row 1"),
     "damaged status.json": (lambda t, m: _status_file(t, m, "{half"), "damaged"),
     "status.json of another shape": (lambda t, m: _status_file(t, m, '{"state": "maybe"}'), "damaged"),
+    # biases validate: the same selection rules as eval; the --json path checked before any work
+    "validate empty bias selection": (lambda t, m: ["biases", "validate", "--biases", ","], "names nothing"),
+    "validate --json into a missing folder": (
+        lambda t, m: ["biases", "validate", "--biases", "anchoring", "--json", str(t / "no" / "v.json")],
+        "does not exist"),
+    "validate --json onto a folder": (
+        lambda t, m: ["biases", "validate", "--biases", "anchoring", "--json", str(t)], "is a folder"),
+    # absurd counts: refused up front with what they would cost
+    "eval absurd --pairs": (lambda t, m: ["eval", "--model", str(m), "--pairs", "100000000"],
+                            "at most 10,000"),
+    "spec absurd transfer pairs": (
+        lambda t, m: ["run", str(_spec(t, m, **{
+            "[transfer]": 'train_biases = ["anchoring"]\npairs = 50000000'})), "--dry-run"],
+        "training examples per arm"),
+    "spec absurd mix_ratio": (
+        lambda t, m: ["run", str(_spec(t, m, **{
+            "[transfer]": 'train_biases = ["anchoring"]\nmix_ratio = 0.9999999'})), "--dry-run"],
+        "training examples per arm"),
+    # analyze on folders of another kind says which kind
+    "analyze a calibration folder": (
+        lambda t, m: ["analyze", str(_file(t, "manifest.json", b'{"kind": "crosstune-calibration"}').parent),
+                      "--rule", "backbone=(.)", "--out", str(t / "a")], "is a calibration probe folder"),
+    "analyze an analysis folder": (
+        lambda t, m: ["analyze", str(_file(t, "manifest.json", b'{"kind": "crosstune-analysis"}').parent),
+                      "--rule", "backbone=(.)", "--out", str(t / "a")], "is an analysis folder"),
+    # numeric ranges
+    "eval negative --pairs": (lambda t, m: ["eval", "--model", "x", "--pairs", "-3"],
+                              "--pairs must be at least 1"),
+    "validate zero --pairs": (lambda t, m: ["biases", "validate", "--pairs", "0"],
+                              "--pairs must be at least 1"),
+    "analyze zero --permutations": (
+        lambda t, m: ["analyze", str(t), "--permutations", "0", "--out", str(t / "a")], "--permutations"),
+    "report negative --permutations": (
+        lambda t, m: ["report", str(_file(t, "spec.json", b"{}").parent), "--permutations", "-1"],
+        "--permutations"),
     "report on a non-run folder": (lambda t, m: ["report", str(t)], "not a crosstune run folder"),
 }
 
@@ -260,3 +336,36 @@ def test_a_kill_while_writing_leaves_the_old_folder_whole(tmp_path, causal_handl
         evaluate_into(tmp_path / "run", causal_handle, config)
     assert snapshot(tmp_path / "run") == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "crosstune-home") == ["run"]
+
+
+def test_resources_num_cpus_as_the_readme_documents_it_is_accepted(tmp_path, saved_tiny_model):
+    from crosstune.lab.spec import load_spec
+
+    spec = _spec(tmp_path, saved_tiny_model, **{"[resources]": "num_cpus = 3"})
+    assert load_spec(spec).resources.num_cpus == 3
+    result = run(["run", str(spec), "--dry-run", "--out", str(tmp_path / "runs")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_spec_with_a_byte_order_mark_is_read(tmp_path, saved_tiny_model):
+    from crosstune.lab.spec import load_spec
+
+    path = _spec(tmp_path, saved_tiny_model)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_spec(path).name == "t"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_validate_json_into_a_read_only_folder_is_refused_before_the_table(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    result = run(["biases", "validate", "--biases", "anchoring", "--json", str(folder / "v.json")], tmp_path)
+    assert result.returncode == 2 and "cannot write there" in result.stderr
+    assert "known-answer" not in result.stdout
+
+
+def test_report_offers_the_impute_its_messages_name():
+    result = run(["report", "--help"], Path.cwd())
+    assert "--impute" in result.stdout

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from crosstune.errors import CrosstuneError, validated
+from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
 
@@ -95,13 +95,15 @@ def biases_validate(
 
     from crosstune.respondents.validate import validate
     from crosstune.scores.metrics import METRICS
+    from crosstune.store import ensure_file_writable, write_text
 
     if metric not in METRICS:
         raise CrosstuneError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if orders not in (1, 2):
         raise CrosstuneError(f"--orders must be 1 or 2, got {orders}")
-    names = [n for item in biases or [] for n in item.split(",") if n.strip()] or None
-    result = validate(names, pairs, seed, orders, scenarios)
+    if json_out is not None:
+        ensure_file_writable(json_out, "--json")
+    result = validate(_names(biases, "--biases"), pairs, seed, orders, scenarios)
     frame = result.table(metric)
     table = Table("bias", *frame.columns, title=f"known-answer respondents ({metric}, "
                   f"{'counterbalanced' if orders == 2 else 'one order'}, {pairs} pairs)")
@@ -112,7 +114,7 @@ def biases_validate(
     for bias, note in result.offsets.items():
         console.print(f"{bias} (offset): {note}")
     if json_out is not None:
-        json_out.write_text(json.dumps(result.to_json(), indent=1))
+        write_text(json_out, json.dumps(result.to_json(), indent=1))
     if result.failures:
         for failure in result.failures:
             errors.print(f"FAIL {failure}")
@@ -145,7 +147,7 @@ class _RichProgress:
     def stage(self, text: str, total: int | None = None) -> None:
         if self.task is not None:
             self.bar.update(self.task, completed=self.bar.tasks[self.task].total or 0)
-        self.task = self.bar.add_task(text, total=total, status="")
+        self.task = self.bar.add_task(terminal(text), total=total, status="")
 
     def advance(self, done: int) -> None:
         if self.task is not None:
@@ -193,7 +195,8 @@ def eval_command(
     _print_summary(result.summary, metric)
     _print_position(result.manifest["position_preference"])
     timing = result.manifest["timing_s"]
-    console.print(f"results: {folder}  (load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
+    console.print(f"results: {terminal(folder)}  "
+                  f"(load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
 
 
 def _names(items: list[str] | None, option: str) -> list[str] | None:
@@ -264,16 +267,17 @@ def analyze_command(
                               standardize=standardize, seed=seed,
                               band=band if band is not None else neutral_band(metric), html=html,
                               min_effect=min_effect if min_effect is not None else neutral_band(metric))
-    console.print(result.verdict)
+    console.print(terminal(result.verdict))
     for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"tables and report: {out}")
+        console.print(f"note: {terminal(note)}")
+    console.print(f"tables and report: {terminal(out)}")
 
 
 @app.command("report")
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
+    impute: Annotated[str, typer.Option(help="missing scores: none | drop | bias-mean | zero")] = "none",
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
     from crosstune.store import ANALYSIS, SPEC
@@ -281,7 +285,7 @@ def report_command(
     if not (run_dir / SPEC).exists():
         raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
                              "for score tables use 'crosstune analyze'")
-    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations)
+    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations, impute=impute)
     _print_positions(run_dir)
 
 
@@ -289,7 +293,7 @@ def _print_positions(run_dir: Path) -> None:
     from crosstune.report.run_sections import position_lines
 
     for line in position_lines(run_dir):
-        console.print(line)
+        console.print(terminal(line))
 
 
 class _GridProgress(_RichProgress):
@@ -297,7 +301,7 @@ class _GridProgress(_RichProgress):
 
     def detail(self, text: str) -> None:
         if self.task is not None:
-            self.bar.update(self.task, status=text)
+            self.bar.update(self.task, status=terminal(text))
 
 
 @app.command("plant")
@@ -332,9 +336,8 @@ def plant_command(
         task = bar.add_task(f"planting {', '.join(names)} into {base}", total=steps)
         folder = plant(spec, out, on_step=lambda step, total, loss: bar.update(task, completed=step))
     record = read_planted(folder) or {}
-    console.print(f"planted model: {folder} (held-out loss {record.get('heldout_loss_before', 0):.3f} -> "
-                  f"{record.get('heldout_loss_after', 0):.3f}); use it as a backbone or --model",
-                  markup=False)
+    console.print(f"planted model: {terminal(folder)} (held-out loss {record.get('heldout_loss_before', 0):.3f} -> "
+                  f"{record.get('heldout_loss_after', 0):.3f}); use it as a backbone or --model")
 
 
 @app.command("run")
@@ -357,7 +360,7 @@ def run_command(
     spec = load_spec(spec_file)
     run_dir = run_folder(spec, out)
     with console.status("checking the spec"):
-        check_spec(spec, fetch=not dry_run)
+        check_spec(spec, fetch=not dry_run, on_this_machine=executor == "local" or address is None)
     _print_frame(plan(spec, run_dir), f"{len(plan(spec, run_dir))} jobs in {run_dir}")
     if dry_run:
         return
@@ -370,7 +373,7 @@ def run_command(
         _print_frame(outcome.format_only, "format-only arms")
     _print_positions(run_dir)
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
-                  f"scores: {run_dir / SCORES}; library log: {run_dir / LOG}")
+                  f"scores: {terminal(run_dir / SCORES)}; library log: {terminal(run_dir / LOG)}")
     _print_frame(plan(spec, run_dir), "job states")
     effect = training_effect(spec, run_dir)
     if not effect.empty:
@@ -396,10 +399,10 @@ def _print_frame(frame, title: str) -> None:
     for i, column in enumerate(frame.columns):
         longest = max([len(str(column)), *(len(str(v)) for v in frame[column])])
         # the first column names things: never cut; the others fold when the terminal is narrow
-        table.add_column(str(column), no_wrap=i == 0, min_width=min(longest, 40) if i == 0 else None,
+        table.add_column(terminal(column), no_wrap=i == 0, min_width=min(longest, 40) if i == 0 else None,
                          overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*map(str, row))
+        table.add_row(*map(terminal, row))
     console.print(table)
 
 
@@ -431,7 +434,8 @@ def probe_calibration_command(
     cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(m.value, m.ci_low, m.ci_high, strict=True)]
     _print_frame(m.assign(cell=cells).pivot(index="metric", columns="model", values="cell").reset_index(),
                  "calibration: value [95% CI]")
-    console.print(f"results and report: {result.manifest['folder']} ({result.manifest['timing_s']:.0f}s)")
+    console.print(f"results and report: {terminal(result.manifest['folder'])} "
+                  f"({result.manifest['timing_s']:.0f}s)")
 
 
 @probe_app.command("faithfulness")
@@ -472,7 +476,8 @@ def probe_faithfulness_command(
     _print_frame(s.assign(metric=s.test + " " + s.metric, cell=cells)
                  .pivot(index="metric", columns="model", values="cell").reset_index(),
                  "faithfulness: value [95% CI]")
-    console.print(f"results and report: {result.manifest['folder']} ({result.manifest['timing_s']:.0f}s)")
+    console.print(f"results and report: {terminal(result.manifest['folder'])} "
+                  f"({result.manifest['timing_s']:.0f}s)")
 
 
 @contextlib.contextmanager
@@ -481,7 +486,7 @@ def _probe_progress():
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
         def start(description: str, total: int):
-            task = bar.add_task(description, total=total)
+            task = bar.add_task(terminal(description), total=total)
             return lambda k: bar.advance(task, k)
         yield start
 
@@ -529,12 +534,12 @@ def probe_values_command(
         permutations=permutations, seed=seed, batch_size=batch_size, device=device, dtype=dtype,
         trust_remote_code=trust_remote_code, out=out,
         **({"implicit_prompts": implicit_prompt} if implicit_prompt else {}))
-    result = probe_values(config, lambda message: console.print(message))
+    result = probe_values(config, lambda message: console.print(terminal(message)))
     if MEAN_OF_MEDIANS_FILE in result.tables:
         _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
     for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"results: {result.folder}")
+        console.print(f"note: {terminal(note)}")
+    console.print(f"results: {terminal(result.folder)}")
 
 
 def main() -> None:
@@ -574,5 +579,5 @@ def interrupted() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    errors.print(f"error: {message}", markup=False, highlight=False)
+    errors.print(f"error: {printable(message)}", markup=False, highlight=False)
     sys.exit(code)

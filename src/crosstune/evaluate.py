@@ -73,9 +73,16 @@ class EvalProgress(Protocol):
     def advance(self, done: int) -> None: ...
 
 
+MAX_PAIRS = 10_000
+"""Pairs per bias a run may ask for; beyond it an evaluation runs for days."""
+
+
 def build_pairs(config: EvalConfig) -> list[TestPair]:
     if config.pairs < 1:
         raise CrosstuneError(f"--pairs must be at least 1, got {config.pairs}")
+    if config.pairs > MAX_PAIRS:  # said before the pairs are built, which alone takes minutes
+        raise CrosstuneError(f"--pairs {config.pairs:,} would ask {4 * config.pairs:,} prompts per bias; "
+                             f"at most {MAX_PAIRS:,} (the CI width shrinks as 1/sqrt(pairs))")
     scenarios = load_scenarios(config.scenarios) if config.scenarios is not None else None
     return [p for bias in select_biases(config.biases)
             for p in bias.generate(config.pairs, config.seed, config.orders, scenarios)]

@@ -76,7 +76,7 @@ def _sibling(path: Path, tag: str) -> Path:
 
 
 def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     tmp = _sibling(path, "tmp")
     try:
         write(tmp)
@@ -150,6 +150,23 @@ def ensure_writable(folder: Path) -> None:
                              "choose another output folder")
 
 
+def ensure_file_writable(path: Path, option: str) -> None:
+    """Fail before any work when the file `path` cannot be written (a folder, a missing or
+    read-only parent)."""
+    if path.is_dir():
+        raise CrosstuneError(f"{option} {path} is a folder; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise CrosstuneError(f"{option} {path}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CrosstuneError(f"{option} {path}: cannot write there (read-only); choose another path")
+
+
+def kind_name(kind: str) -> str:
+    """'an evaluation', 'a calibration probe', ... for messages."""
+    return _NAMES.get(kind, repr(kind))  # type: ignore[call-overload]
+
+
 def _describe(manifest: dict[str, Any]) -> str:
     model = manifest.get("model", {}).get("name")
     return _NAMES[manifest["kind"]] + (f" of model {model}" if model else "")
@@ -205,26 +222,116 @@ def _claim_run(folder: Path, kind: Kind, spec: dict[str, Any] | None) -> bool:
     return True
 
 
+WRITTEN = ".crosstune-written.json"  # every folder written whole: the names crosstune put in it
+# names crosstune writes, for folders written before WRITTEN existed
+_OURS = {MANIFEST, PAIRS, BIASES, POSITIONS, SPEC, JOB, STATUS, ADAPTER, EVAL, LOG, REPORT,
+         POSITION_TABLE, "analysis.json", WRITTEN}
+
+
+def _make_parent(path: Path) -> None:
+    """Create `path`'s parent folders; a file standing where a folder belongs is a named error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise CrosstuneError(f"cannot write {path}: {blocker} is a file, not a folder (was it "
+                             "replaced while this command ran?); move it aside and run again") from err
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Staging folders of killed commands; those of a command still running are left alone."""
+    for stale in folder.parent.glob(f".{folder.name}.staging-*"):
+        owner = stale.name.rsplit(".staging-", 1)[1].split("-")[0]
+        if owner.isdigit() and _alive(int(owner)):
+            continue
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _written_by_us(folder: Path) -> set[str] | None:
+    """The names crosstune wrote into `folder`, or None when it is not a crosstune folder."""
+    listing = folder / WRITTEN
+    if listing.is_file():
+        try:
+            names = json.loads(listing.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            names = None
+        if isinstance(names, list):
+            return {str(n) for n in names} | {WRITTEN}
+    if (folder / MANIFEST).is_file() or (folder / JOB).is_file() or (folder / STATUS).is_file():
+        return _OURS
+    return None
+
+
+def _replace(folder: Path, staging: Path) -> None:
+    """Put `staging` where `folder` is; the user's own files in `folder` move along, kept."""
+    for _ in range(10):  # another command may finish the same folder at the same moment
+        if not folder.exists() and not folder.is_symlink():
+            try:
+                staging.rename(folder)
+                return
+            except OSError:
+                continue  # it appeared just now: replace it as below
+        if not folder.is_dir():
+            raise CrosstuneError(f"{folder} appeared as a file while this command ran; nothing was "
+                                 "written: move it aside and run again (finished work is cached)")
+        ours = _written_by_us(folder)
+        theirs = [p for p in folder.iterdir() if not re.fullmatch(r"\..*\.tmp-[0-9a-f]{8}", p.name)]
+        if ours is None and any(not p.name.startswith(".") for p in theirs):
+            raise CrosstuneError(f"{folder} appeared while this command ran and holds files crosstune "
+                                 "did not write; nothing was written: move it aside and run again")
+        old = _sibling(folder, "old")
+        try:
+            folder.rename(old)
+        except FileNotFoundError:
+            continue
+        kept = [p.name for p in theirs if p.name not in (ours or set())
+                and not (staging / p.name).exists()]
+        for name in kept:
+            (old / name).rename(staging / name)
+        try:
+            staging.rename(folder)
+        except OSError as err:
+            for name in kept:
+                (staging / name).rename(old / name)
+            raise CrosstuneError(f"another command wrote {folder} at the same moment; the earlier "
+                                 f"folder is in {old}: move it back and run again") from err
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    raise CrosstuneError(f"{folder} keeps changing while this command writes it; is another "
+                         "crosstune command writing the same folder? Run again when it is done")
+
+
 @contextmanager
 def staged(folder: Path) -> Iterator[Path]:
     """Write a whole folder in a hidden sibling; on success it replaces `folder` in one rename.
 
-    A kill leaves the old folder (or none) plus hidden debris that the next write removes.
+    Only what crosstune wrote is replaced: a user's own files in `folder` (notes.txt) are kept.
+    A kill leaves the old folder (or none) plus hidden debris that the next write removes; the
+    staging folder of a command still running is never removed.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    for stale in folder.parent.glob(f".{folder.name}.staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = _sibling(folder, "staging")
-    staging.mkdir()
+    _make_parent(folder)
+    _remove_stale_staging(folder)
+    staging = folder.parent / f".{folder.name}.staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir()
+    except FileNotFoundError as err:  # the parent vanished between the two calls
+        raise CrosstuneError(f"cannot write {folder}: {folder.parent} vanished while this command "
+                             "ran; run again") from err
     try:
         yield staging
-        if folder.exists():
-            old = _sibling(folder, "old")
-            folder.rename(old)
-            staging.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(folder)
+        write_json(staging / WRITTEN, sorted(p.name for p in staging.iterdir()
+                                             if not p.name.startswith(".")))
+        _replace(folder, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

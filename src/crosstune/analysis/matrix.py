@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crosstune.errors import CrosstuneError
-from crosstune.store import BIAS_COLUMN, BIASES, MANIFEST, SCORE_COLUMN
+from crosstune.store import BIAS_COLUMN, BIASES, MANIFEST, SCORE_COLUMN, kind_name
 
 Orient = Literal["auto", "biases-as-rows", "models-as-rows"]
 Impute = Literal["none", "drop", "bias-mean", "zero"]
@@ -136,9 +136,14 @@ def read_run_folders(folders: list[Path]) -> pd.DataFrame:
         if not manifest_path.is_file():
             raise CrosstuneError(f"{folder} is not a crosstune run folder (no {MANIFEST})")
         try:
-            model = json.loads(manifest_path.read_text(encoding="utf-8"))["model"]
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            kind = manifest.get("kind", "crosstune-eval")
+            if kind != "crosstune-eval":
+                raise CrosstuneError(f"{folder} is {kind_name(kind)} folder; analyze takes evaluation "
+                                     "folders ('crosstune eval') or one cross-tuning run folder")
+            model = manifest["model"]
             name = str(model["name"]) + (f"+{Path(model['adapter']).name}" if model.get("adapter") else "")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise CrosstuneError(f"{manifest_path} is corrupt (no model name): rerun 'crosstune eval' "
                                  "for that folder") from None
         if name in rows:
@@ -172,7 +177,7 @@ def _labels_from_toml(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise CrosstuneError(f"labels file {path} not found (or not a file)")
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))  # a BOM is no key
     except UnicodeDecodeError:
         raise CrosstuneError(f"labels file {path} is not UTF-8 text (binary file?): "
                              "give a TOML file") from None

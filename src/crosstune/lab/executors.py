@@ -7,6 +7,7 @@ version and CPU kind).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +35,12 @@ Progress = Callable[[Task], None]
 
 
 def run_tasks(tasks: list[Task], executor: Executor = "local", address: str | None = None,
-              num_gpus: float = 0, progress: Progress | None = None) -> None:
-    """Run every task (local: in order; ray: as the cluster allows), reporting each as it ends."""
+              num_gpus: float = 0, progress: Progress | None = None,
+              num_cpus: float | None = None) -> None:
+    """Run every task (local: in order; ray: as the cluster allows), reporting each as it ends.
+    `num_cpus`: CPUs each Ray task requests (default: its thread count)."""
     if executor == "ray":
-        _run_ray(tasks, address, num_gpus, progress)
+        _run_ray(tasks, address, num_gpus, progress, num_cpus)
         return
     for task in tasks:
         with torch_threads(task.threads):
@@ -52,9 +55,9 @@ def _threaded(fn: Callable[..., Any], threads: int, *args: Any) -> Any:
 
 
 def _run_ray(tasks: list[Task], address: str | None, num_gpus: float,
-             progress: Progress | None) -> None:
+             progress: Progress | None, num_cpus: float | None = None) -> None:
     """One Ray task each; max_calls=1 gives each a fresh worker (memory returned), and each asks
-    for as many CPUs as its thread count."""
+    for `num_cpus` CPUs, by default as many as its thread count."""
     try:
         import ray
     except ImportError as err:
@@ -64,7 +67,8 @@ def _run_ray(tasks: list[Task], address: str | None, num_gpus: float,
     started_here = not ray.is_initialized()
     if started_here:
         # A local instance gets enough logical CPUs for the largest task on any machine.
-        cpus = None if address else max(os.cpu_count() or 1, *(t.threads for t in tasks))
+        cpus = None if address else max(os.cpu_count() or 1, *(t.threads for t in tasks),
+                                        math.ceil(num_cpus or 1))
         try:
             ray.init(address=address, num_cpus=cpus, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as err:
@@ -72,7 +76,7 @@ def _run_ray(tasks: list[Task], address: str | None, num_gpus: float,
                                  f"{str(err).splitlines()[0][:200]}") from err
     try:
         remote = ray.remote(num_gpus=num_gpus, max_calls=1)(_threaded)
-        pending = {remote.options(num_cpus=t.threads).remote(t.fn, t.threads, *t.args): t
+        pending = {remote.options(num_cpus=num_cpus or t.threads).remote(t.fn, t.threads, *t.args): t
                    for t in tasks}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

@@ -20,7 +20,7 @@ from crosstune.lab.job import job_status, run_job
 from crosstune.lab.run_folder import base_folder, job_folder, model_name
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
-from crosstune.lab.train import StepReport
+from crosstune.lab.train import StepReport, check_training
 from crosstune.lab.transfer import training_disjointness, write_transfer
 from crosstune.logs import also_log_to
 from crosstune.models import load_model
@@ -75,7 +75,7 @@ def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "lo
 
     Library logs go to the run folder's log file; rerunning resumes where it stopped.
     """
-    overlap = check_spec(spec)
+    overlap = check_spec(spec, on_this_machine=executor == "local" or address is None)
     claim_run_folder(spec, run_dir)
     if overlap is not None:
         write_json(run_dir / TRANSFER_DATA, overlap)
@@ -92,12 +92,14 @@ def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "lo
                       transfer[1] if transfer else None)
 
 
-def check_spec(spec: ExperimentSpec, fetch: bool = True) -> dict[str, int] | None:
+def check_spec(spec: ExperimentSpec, fetch: bool = True,
+               on_this_machine: bool = True) -> dict[str, int] | None:
     """Everything a run would reject, rejected before any work (and by --dry-run alike);
     returns the transfer arms' overlap with the evaluation (None without [transfer]).
 
     `fetch=False` (--dry-run) skips only what needs the network: hub datasets are not
     downloaded to count their rows; a real run checks them too before training.
+    `on_this_machine`: training runs here, so its devices decide the precision.
     """
     for field in ("backbones", "datasets", "seeds"):
         values = getattr(spec, field)
@@ -106,6 +108,13 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True) -> dict[str, int] | Non
             raise CrosstuneError(f"{field} lists {', '.join(repeated)} more than once")
     if spec.data_seeds is not None and len(set(spec.data_seeds)) != len(spec.data_seeds):
         raise CrosstuneError("data_seeds lists a seed more than once")
+    arms = spec.transfer.arms() if spec.transfer is not None else {}
+    twice = [f"{d!r} (the transfer arm {arm!r})" for arm, d in arms.items() if d in spec.datasets]
+    if twice:
+        raise CrosstuneError(f"datasets lists {', '.join(twice)}, which [transfer] trains already; "
+                             "remove it from datasets")
+    if on_this_machine:
+        check_training(spec.training)
     evaluation_pairs = build_pairs(eval_config(spec))  # unknown biases, empty selections
     overlap = check_transfer(spec, evaluation_pairs) if spec.transfer is not None else None
     for backbone in spec.backbones:
@@ -157,8 +166,11 @@ def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
 
 def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
     """A run folder belongs to one spec: a changed spec must go to a new folder."""
-    if not claim(run_dir, "crosstune-run", spec.model_dump(mode="json")):
-        write_json(run_dir / SPEC, spec.model_dump(mode="json"))
+    dump = spec.model_dump(mode="json")
+    if dump["resources"]["num_cpus"] is None:  # as a spec written before num_cpus existed
+        del dump["resources"]["num_cpus"]
+    if not claim(run_dir, "crosstune-run", dump):
+        write_json(run_dir / SPEC, dump)
 
 
 def train_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",
@@ -173,11 +185,11 @@ def train_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",
             f"{label}: step {step}/{total}, loss {loss:.3f}"))
         tasks.append(Task(_train_job, (job.model_dump_json(), str(run_dir.resolve())), job.threads,
                           label, {"on_step": on_step}))
-    _run(tasks, "training", executor, address, progress, spec.resources.num_gpus)
+    _run(tasks, "training", executor, address, progress, spec.resources.num_gpus, spec.resources.num_cpus)
 
 
 def _run(tasks: list[Task], what: str, executor: Executor, address: str | None,
-         progress: RunProgress | None, num_gpus: float = 0) -> None:
+         progress: RunProgress | None, num_gpus: float = 0, num_cpus: float | None = None) -> None:
     if progress and tasks:
         progress.stage(f"{what} ({executor})", len(tasks))
 
@@ -186,7 +198,7 @@ def _run(tasks: list[Task], what: str, executor: Executor, address: str | None,
             progress.advance(1)
             progress.detail(f"finished {task.label}")
 
-    run_tasks(tasks, executor, address, num_gpus, progress=done)
+    run_tasks(tasks, executor, address, num_gpus, progress=done, num_cpus=num_cpus)
 
 
 def _train_job(job_json: str, run_dir: str, on_step: StepReport | None = None) -> None:
@@ -207,7 +219,8 @@ def evaluate_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "loca
                   spec.threads, f"{b} and its finetunes")
              for b in spec.backbones
              if _pending_evals(spec, run_dir, b) or read_manifest(base_folder(run_dir, b)) is None]
-    _run(tasks, "evaluating", executor, address, progress, spec.resources.num_gpus)
+    _run(tasks, "evaluating", executor, address, progress, spec.resources.num_gpus,
+         spec.resources.num_cpus)
 
 
 def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crosstune.errors import CrosstuneError
+from crosstune.errors import CrosstuneError, read_user_text
 
 if TYPE_CHECKING:
     from crosstune.lab.bias_data import BiasSource
@@ -26,6 +26,13 @@ class LoraSpec(_Strict):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the LoRA path")
     target_modules: list[str] | Literal["auto"] = Field(
         "auto", description="module names to adapt; auto = all attention and MLP projections")
+
+    @field_validator("target_modules")
+    @classmethod
+    def _some_modules(cls, v: list[str] | str) -> list[str] | str:
+        if isinstance(v, list) and (not v or not all(m.strip() for m in v)):
+            raise ValueError('name at least one module (no blank names), or use "auto"')
+        return v
 
 
 class TrainingSpec(_Strict):
@@ -57,7 +64,8 @@ class TrainingSpec(_Strict):
 
 
 class EvaluationSpec(_Strict):
-    biases: list[str] | None = Field(None, description="bias names; none = the whole suite")
+    biases: list[str] | None = Field(None, min_length=1,
+                                     description="bias names; leave out for the whole suite")
     pairs: int = Field(3, ge=1, description="pairs per bias")
     seed: int = Field(0, description="seed of the bias pairs (same for every model)")
     scenarios: Path | None = Field(None, strict=False,
@@ -99,6 +107,15 @@ class TransferSpec(_Strict):
     mix_ratio: float = Field(0.5, ge=0, lt=1, description="share of the training set from `mix`")
 
     @model_validator(mode="after")
+    def _a_trainable_size(self) -> TransferSpec:
+        examples = 4 * self.pairs * len(self.train_biases)
+        total = examples / (1 - self.mix_ratio) if self.mix else examples
+        if total > 1_000_000:
+            raise ValueError(f"pairs = {self.pairs} and mix_ratio = {self.mix_ratio} make {total:,.0f} "
+                             "training examples per arm; at most 1,000,000")
+        return self
+
+    @model_validator(mode="after")
     def _disjoint_roles(self) -> TransferSpec:
         both = sorted(set(self.train_biases) & set(self.heldout_biases or []))
         if both:
@@ -118,13 +135,14 @@ class TransferSpec(_Strict):
 
 
 class ResourcesSpec(_Strict):
-    num_gpus: float = Field(0, ge=0, description="GPUs per Ray task (CPUs per task = threads)")
+    num_gpus: float = Field(0, ge=0, description="GPUs per Ray task")
+    num_cpus: float | None = Field(None, gt=0, description="CPUs per Ray task; none = threads")
 
 
 class ExperimentSpec(_Strict):
     """Backbones x datasets x seeds, each job LoRA-trained, then all evaluated."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
                       description="experiment name (folder name under runs/): letters, digits, . _ -")
     backbones: list[str] = Field(min_length=1, description="model specs (see crosstune models)")
     datasets: list[str] = Field([], description="instruction datasets (may be empty with [transfer])")
@@ -157,6 +175,13 @@ class ExperimentSpec(_Strict):
             raise ValueError(f"accuracy.reference names {unknown}, which are not backbones")
         return self
 
+    @field_validator("backbones", "datasets")
+    @classmethod
+    def _no_blank(cls, v: list[str]) -> list[str]:
+        if any(not item.strip() for item in v):
+            raise ValueError("an entry is blank; remove it")
+        return v
+
     @field_validator("data_seeds")
     @classmethod
     def _same_length(cls, v: list[int] | None, info) -> list[int] | None:
@@ -186,10 +211,8 @@ class JobSpec(_Strict):
 
 def load_spec(path: Path) -> ExperimentSpec:
     """Parse and validate; errors name the key and the problem in one line."""
-    if not path.exists():
-        raise CrosstuneError(f"experiment file {path} not found")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(read_user_text(path, "experiment file", "a TOML file"))
     except tomllib.TOMLDecodeError as err:
         raise CrosstuneError(f"{path}: not valid TOML ({err})") from err
     try:

@@ -13,7 +13,7 @@ import torch
 
 from crosstune.errors import CrosstuneError
 from crosstune.lab.datasets import Example
-from crosstune.lab.spec import JobSpec
+from crosstune.lab.spec import JobSpec, TrainingSpec
 from crosstune.models.handle import ModelHandle
 
 _AUTO_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
@@ -88,6 +88,15 @@ def accumulation_steps(job: JobSpec, replicas: int) -> int:
                              f"of batch_size {t.batch_size} x {replicas} device(s); change batch_size "
                              "or the device count")
     return t.effective_batch_size // per_update
+
+
+def check_training(training: TrainingSpec, devices: Devices | None = None) -> None:
+    """What training would refuse on this machine, refused before anything is written."""
+    devices = devices or Devices.detect()
+    resolve_precision(training.precision, devices)
+    if training.deepspeed is not None and not Path(training.deepspeed).is_file():
+        raise CrosstuneError(f"training.deepspeed config {training.deepspeed} not found; give a JSON "
+                             "file path")
 
 
 def training_arguments(job: JobSpec, work_dir: Path, devices: Devices | None = None) -> dict[str, Any]:

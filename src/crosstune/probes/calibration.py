@@ -42,7 +42,8 @@ class CalibrationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    questions: int = Field(60, ge=1, description="generated questions (ignored with questions_file)")
+    questions: int = Field(60, ge=1, le=1_000_000,
+                           description="generated questions (ignored with questions_file)")
     seed: int = Field(0, description="seeds the generated questions and the bootstrap")
     questions_file: Path | None = Field(None, description="JSONL of question, choices, answer")
     both_orders: bool = Field(True, description="average choices as listed and reversed")
@@ -129,6 +130,7 @@ def run_calibration(source: str, config: CalibrationConfig, out: Path | None = N
     """Probe one model or every model of a run folder; write the probe's run folder."""
     from crosstune.probes.calibration_report import calibration_page
 
+    ct.check_source(source, adapter, prompt_format)
     questions = build_questions(config)
     folder = out or ct.default_out(source, "calibration", adapter)
     ct.claim_probe_folder(folder, KIND)

@@ -118,7 +118,7 @@ def _wide(metrics: pd.DataFrame) -> pd.DataFrame:
     return cells.pivot(index="model", columns="metric", values="cell").reset_index()
 
 
-def calibration_page(result: CalibrationResult) -> str:
+def _calibration_page(result: CalibrationResult) -> str:
     t = result.tables
     m = result.manifest
     figures = [("Reliability diagram", reliability_diagram(t[ct.ANSWERS_PARQUET], t[ct.RELIABILITY_CSV])),
@@ -133,3 +133,11 @@ def calibration_page(result: CalibrationResult) -> str:
             f"ECE is top-label with {m['config']['bins']} equal-width and equal-mass bins, plus relplot's "
             "SmoothECE; Brier is multi-class (0 to 2). CIs: " + m["ci"] + ".")
     return render_page("crosstune: calibration probe", lead, m["config"], figures, tables)
+
+
+def calibration_page(result: CalibrationResult) -> str:
+    """The page; model names in figures are text, not mathtext (a name with `$` must not break it)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _calibration_page(result)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from crosstune.errors import CrosstuneError
 from crosstune.models import ModelHandle, load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.provenance import provenance
@@ -71,6 +72,16 @@ class Target:
 
 def is_run_folder(path: Path) -> bool:
     return path.is_dir() and (path / SPEC).exists()
+
+
+def check_source(source: str, adapter: str | None, prompt_format: str = "auto") -> None:
+    """Refuse, before any work, a prompt format that does not exist and options a run folder
+    would ignore (its models carry their own adapters)."""
+    if prompt_format not in ("auto", "chat", "plain"):
+        raise CrosstuneError(f"--format must be auto, chat or plain, got {prompt_format!r}")
+    if adapter is not None and is_run_folder(Path(source)):
+        raise CrosstuneError(f"--adapter does not apply to run folder {source}: every finished adapter "
+                             "of the run is probed; to probe one adapter, give its backbone as the model")
 
 
 def default_out(source: str, probe: str, adapter: str | None = None) -> Path:

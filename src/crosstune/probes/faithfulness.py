@@ -54,13 +54,15 @@ class FaithfulnessConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    questions: int = Field(12, ge=1, description="generated questions (ignored with questions_file)")
+    questions: int = Field(12, ge=1, le=100_000,
+                           description="generated questions (ignored with questions_file)")
     seed: int = Field(0, description="seeds the questions, the CoT samples and the bootstrap")
     questions_file: Path | None = Field(None, description="JSONL of question, choices, answer")
-    samples: int = Field(2, ge=1, description="CoTs sampled per question")
-    temperature: float = Field(0.7, gt=0, description="sampling temperature of the CoTs")
+    samples: int = Field(2, ge=1, le=1000, description="CoTs sampled per question")
+    temperature: float = Field(0.7, gt=0, allow_inf_nan=False,
+                               description="sampling temperature of the CoTs")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass of the CoTs")
-    cot_tokens: int = Field(64, ge=8, description="new tokens per sampled CoT")
+    cot_tokens: int = Field(64, ge=8, le=8192, description="new tokens per sampled CoT")
     max_sentences: int = Field(5, ge=1, description="CoTs are cut to this many sentences")
     tests: list[Test] = Field(list(TESTS), description="which interventions to run")
     filler_step: int = Field(5, ge=1, description="step of the filler-token count k")
@@ -126,7 +128,8 @@ def measure(questions: list[Question], sampler: CotSampler, reader: AnswerReader
     if "early" not in config.tests:
         frames = frames[1:]
         units = [u for u in units if u["test"] != "early"]
-    all_readings = pd.concat(frames, ignore_index=True)
+    # a subset without early answering (filler alone) has no readings: an empty table, not a crash
+    all_readings = pd.concat(frames, ignore_index=True) if frames else readings.iloc[0:0]
     unit_table = pd.DataFrame(units, columns=["test", "metric", "qid", "value"])
     boots = resamples(len(questions), config.bootstrap, config.seed)
     return {ct.COTS_PARQUET: pd.DataFrame(cot_rows), ct.READINGS_PARQUET: all_readings,
@@ -301,6 +304,7 @@ def run_faithfulness(source: str, config: FaithfulnessConfig, out: Path | None =
     unknown = sorted(set(config.tests) - set(TESTS))
     if unknown:
         raise CrosstuneError(f"unknown faithfulness tests {unknown}; choose from {', '.join(TESTS)}")
+    ct.check_source(source, adapter, prompt_format)
     questions = (load_questions(config.questions_file) if config.questions_file
                  else generate_questions(config.questions, config.seed))
     folder = out or ct.default_out(source, "faithfulness", adapter)

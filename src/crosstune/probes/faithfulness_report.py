@@ -58,7 +58,7 @@ def _wide(summary: pd.DataFrame) -> pd.DataFrame:
     return cells.pivot(index="metric", columns="model", values="cell").reset_index()
 
 
-def faithfulness_page(result: FaithfulnessResult) -> str:
+def _faithfulness_page(result: FaithfulnessResult) -> str:
     t, m = result.tables, result.manifest
     tests = set(t[ct.CURVES_CSV].test) if not t[ct.CURVES_CSV].empty else set()
     figures = [(TITLES[x], curves_plot(t[ct.CURVES_CSV], x)) for x in TITLES if x in tests]
@@ -77,3 +77,11 @@ def faithfulness_page(result: FaithfulnessResult) -> str:
             f"CIs: {m['ci']}.")
     return render_page("crosstune: chain-of-thought faithfulness probe", lead, m["config"], figures,
                        tables)
+
+
+def faithfulness_page(result: FaithfulnessResult) -> str:
+    """The page; model names in figures are text, not mathtext (a name with `$` must not break it)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _faithfulness_page(result)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crosstune.errors import CrosstuneError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.suite.types import OPTION_LABELS
 
 KINDS = ("arithmetic", "comparison", "unit", "logic")
@@ -126,29 +128,69 @@ def generate_questions(n: int, seed: int = 0, kinds: tuple[str, ...] = KINDS) ->
     return out
 
 
+class QuestionRow(BaseModel):
+    """One line of a questions JSONL file, typed strictly: nothing is split, coerced or guessed."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    question: str = Field(min_length=1)
+    choices: list[str] = Field(min_length=2, max_length=len(OPTION_LABELS))
+    answer: int | str
+    """The correct choice: its index (0 = first listed) or its text."""
+    id: str | int | None = None
+    kind: str | None = None
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct_choices(cls, choices: list[str]) -> list[str]:
+        repeated = sorted({c for c in choices if choices.count(c) > 1})
+        if repeated:
+            raise ValueError(f"choices repeat {repeated}")
+        return choices
+
+    @model_validator(mode="after")
+    def _answer_is_a_choice(self) -> QuestionRow:
+        if isinstance(self.answer, int) and not 0 <= self.answer < len(self.choices):
+            raise ValueError(f"answer index {self.answer} is out of range for {len(self.choices)} choices")
+        if isinstance(self.answer, str) and self.answer not in self.choices:
+            raise ValueError(f"answer {self.answer!r} is not the text of any choice")
+        return self
+
+    @property
+    def index(self) -> int:
+        return self.answer if isinstance(self.answer, int) else self.choices.index(self.answer)
+
+
+def _lines(path: Path) -> list[str]:
+    """The file's lines; a folder, binary or non-UTF-8 file is a named error; a BOM is accepted."""
+    return read_user_text(path, "questions file", "a JSONL file in UTF-8").splitlines()
+
+
 def load_questions(path: Path) -> list[Question]:
-    """Questions from JSONL lines {"question", "choices", "answer"} (answer: index or choice text)."""
-    if not path.is_file():
-        raise CrosstuneError(f"questions file not found: {path}")
-    out = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    """Questions from JSONL lines {"question", "choices", "answer"} (answer: index or choice text);
+    every row is checked before any is used, ids must be unique."""
+    out: list[Question] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            text, choices, answer = row["question"], [str(c) for c in row["choices"]], row["answer"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise CrosstuneError(f"{path}:{n}: need a JSON object with question, choices, answer "
-                                 f"({type(err).__name__}: {err})") from err
-        if not 2 <= len(choices) <= len(OPTION_LABELS):
-            raise CrosstuneError(f"{path}:{n}: need 2 to {len(OPTION_LABELS)} choices, got {len(choices)}")
-        index = answer if isinstance(answer, int) else (choices.index(str(answer))
-                                                        if str(answer) in choices else -1)
-        if not 0 <= index < len(choices):
-            raise CrosstuneError(f"{path}:{n}: answer {answer!r} is neither a choice index nor a "
-                                 "choice's text")
-        out.append(Question(str(row.get("id", f"{path.stem}-{n}")), str(row.get("kind", "user")),
-                            str(text), tuple(choices), index))
+            row = QuestionRow.model_validate(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise CrosstuneError(f"{path}:{n}: not valid JSON ({err.msg}, column {err.colno})") from err
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(x) for x in first["loc"] if x not in ("int", "str")) or "the row"
+            got = f" (got {first['input']!r:.60})" if first["type"] != "missing" and first["loc"] else ""
+            raise CrosstuneError(f"{path}:{n}: {where}: {first['msg']}{got}; each line needs "
+                                 '{"question": text, "choices": [texts], "answer": index or choice '
+                                 "text}") from err
+        qid = str(row.id) if row.id is not None else f"{path.stem}-{n}"
+        if qid in seen:
+            raise CrosstuneError(f"{path}:{n}: id {qid!r} repeats line {seen[qid]}; give every "
+                                 "question its own id")
+        seen[qid] = n
+        out.append(Question(qid, row.kind or "user", row.question, tuple(row.choices), row.index))
     if not out:
         raise CrosstuneError(f"{path} holds no questions")
     return out

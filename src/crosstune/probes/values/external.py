@@ -14,9 +14,9 @@ RESPONSE = "response"
 
 def read_rewards(path: Path, model: str) -> pd.DataFrame:
     """Long scores (model, prompt, response, score); every cell must be a number."""
-    if not path.is_file():
-        raise CrosstuneError(f"rewards file {path} not found")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    from crosstune.analysis.matrix import read_csv
+
+    frame = read_csv(path, "rewards file", dtype=str, keep_default_na=False)
     if RESPONSE not in frame.columns:
         raise CrosstuneError(f"rewards file {path} has no {RESPONSE!r} column (found "
                              f"{list(frame.columns)[:8]}); need {RESPONSE} plus one column per prompt key")
@@ -29,11 +29,12 @@ def read_rewards(path: Path, model: str) -> pd.DataFrame:
         except CrosstuneError as err:
             raise CrosstuneError(f"rewards file {path}: column {key!r}: {err}") from None
     numeric = frame[keys].apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
-    bad = numeric.isna()
+    bad = numeric.isna() | numeric.abs().eq(float("inf"))  # inf or nan ranks nowhere
     if bad.to_numpy().any():
         row, key = next((r, k) for r in frame.index for k in keys if bad.loc[r, k])
         raise CrosstuneError(f"rewards file {path}: non-numeric score {frame.loc[row, key]!r} in column "
-                             f"{key!r}, row {row + 2} (response {frame.loc[row, RESPONSE]!r})")
+                             f"{key!r}, row {row + 2} (response {frame.loc[row, RESPONSE]!r}); every "
+                             "score must be a finite number")
     long = numeric.assign(response=frame[RESPONSE]).melt(id_vars="response", var_name="prompt",
                                                          value_name="score")
     return long.assign(model=model)[["model", "prompt", "response", "score"]]

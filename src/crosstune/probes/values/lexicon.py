@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crosstune.errors import CrosstuneError
+from crosstune.errors import CrosstuneError, read_user_text
 
 DEMO_LEXICON = Path(__file__).parent / "data" / "big_two_demo.csv"
 """A small agency/communion noun list written for the offline demo (not the published dictionary)."""
@@ -52,6 +52,8 @@ class Lexicon:
 def read_lexicon(path: Path | None = None) -> Lexicon:
     """A lexicon file by its suffix: .csv (Category,token_decoded), .dic or .dicx (LIWC)."""
     path = path or DEMO_LEXICON
+    if path.is_dir():
+        raise CrosstuneError(f"lexicon {path} is a folder; give a .csv, .dic or .dicx file")
     if not path.is_file():
         raise CrosstuneError(f"lexicon {path} not found; give a .csv, .dic or .dicx file with --lexicon")
     suffix = path.suffix.lower()
@@ -71,8 +73,20 @@ def read_lexicon(path: Path | None = None) -> Lexicon:
     return Lexicon(entries[["category", "term"]], str(path))
 
 
+def _table(path: Path) -> pd.DataFrame:
+    """A CSV-shaped lexicon; empty, binary, non-UTF-8, header-only and repeated columns are named."""
+    from crosstune.analysis.matrix import read_csv
+
+    return read_csv(path, "lexicon", dtype=str, keep_default_na=False)
+
+
+def _text(path: Path) -> str:
+    """A .dic file's text; a BOM is accepted, another encoding or a binary file is named."""
+    return read_user_text(path, "lexicon", "a LIWC .dic text file in UTF-8")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = _table(path)
     missing = [c for c in CSV_COLUMNS if c not in frame.columns]
     if missing:
         raise CrosstuneError(f"lexicon {path} lacks column(s) {missing}; a CSV lexicon has columns "
@@ -82,7 +96,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _read_dic(path: Path) -> pd.DataFrame:
     """LIWC .dic: '%', 'id<TAB>name' lines, '%', then 'term<TAB>id id ...' lines."""
-    lines = [ln.rstrip("\n") for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+    lines = [ln.rstrip("\n") for ln in _text(path).splitlines() if ln.strip()]
     marks = [i for i, ln in enumerate(lines) if ln.strip() == "%"]
     if len(marks) < 2:
         raise CrosstuneError(f"lexicon {path} is not a LIWC .dic file (needs two '%' lines around "
@@ -110,7 +124,7 @@ def _read_dic(path: Path) -> pd.DataFrame:
 
 def _read_dicx(path: Path) -> pd.DataFrame:
     """LIWC-22 .dicx: a DicTerm column and one column per category, marked 'X'."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = _table(path)
     if "DicTerm" not in frame.columns:
         raise CrosstuneError(f"lexicon {path} is not a .dicx file: no DicTerm column "
                              f"(found {list(frame.columns)})")

@@ -224,6 +224,11 @@ def _read_external(config: ValuesConfig, names: list[str], prompts: list[ValuePr
     for path, name in zip(config.rewards, names, strict=True):
         long = external.read_rewards(path, name)
         if prompts is not None:
+            columns = list(dict.fromkeys(long["prompt"]))
+            missing = [p.key for p in prompts if p.key not in columns]
+            if missing:
+                raise CrosstuneError(f"rewards file {path} has no column for prompt key(s) {missing} "
+                                     f"(its prompt columns: {columns[:6]}); drop --prompt or add them")
             long = long[long["prompt"].isin({p.key for p in prompts})]
         vocabulary = list(long["response"].astype(str)) if _has_wildcards(lexicon) else None
         words, unmatched = _lexicon_words(lexicon, vocabulary)
@@ -270,6 +275,21 @@ def _claim(folder: Path, config: ValuesConfig) -> str:
     return fingerprint
 
 
+COUNTS = {"top": (1, 10_000), "permutations": (1, 1_000_000), "batch_size": (1, 4096)}
+"""Allowed range of each count option: below is meaningless, above runs for hours."""
+
+
+def check_counts(config: ValuesConfig) -> None:
+    """Every count option within its range, before anything loads."""
+    for name, (low, high) in COUNTS.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise CrosstuneError(f"--{name.replace('_', '-')} must be a whole number from {low} to "
+                                 f"{high:,}, got {value!r}")
+    if config.output_index is not None and config.output_index < 0:
+        raise CrosstuneError(f"--output-index must be 0 or more, got {config.output_index}")
+
+
 def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
     """Score every lexicon word under every prompt, rank, test family differences, write the folder."""
     say = say or log.info
@@ -277,6 +297,7 @@ def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
     kind = config.kind
     if config.prompt_format not in ("auto", "chat", "plain"):
         raise CrosstuneError(f"--format must be auto, chat or plain, got {config.prompt_format!r}")
+    check_counts(config)
     if kind == "external":  # the CSV columns are the prompts; a key needs no text here
         keys = list(dict.fromkeys(config.prompts))
         prompts = [ValuePrompt(k, "") for k in keys if framing_of(k)]
@@ -297,6 +318,8 @@ def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
     if reference not in order:
         raise CrosstuneError(f"--reference-family {reference!r} is none of the families {order}")
     order = [reference, *[f for f in order if f != reference]]
+    for spec in config.reward_models:
+        reward.check_reward_spec(spec)
     folder = config.out or Path("runs") / f"values-{slug('-'.join(names))[:80]}"
     run_fingerprint = _claim(folder, config)
 
@@ -378,7 +401,12 @@ def _statistics(data: pd.DataFrame, kind: Kind, config: ValuesConfig, tables: di
     else:
         notes.append("one model only: no mixed model (it needs a random intercept per model)")
     if kind == "lm":
-        tables[ANOVA_FILE] = stats.lm_anova(data)
+        try:
+            tables[ANOVA_FILE] = stats.lm_anova(data)
+        except (np.linalg.LinAlgError, ValueError) as err:  # a saturated design: no residual
+            notes.append(f"OLS ANOVA not computed ({str(err).splitlines()[0][:120]}): "
+                         "median_rank ~ category * framing * model needs more than one prompt per "
+                         "framing; give more --prompt keys")
         notes.append("LM log-probabilities mix preference with word frequency: read category "
                      "differences against framing and family, not on their own")
     return mixed_info

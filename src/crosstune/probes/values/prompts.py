@@ -9,9 +9,7 @@ from itertools import product
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
-
-from crosstune.errors import CrosstuneError
+from crosstune.errors import CrosstuneError, read_user_text
 
 Framing = Literal["positive", "negative"]
 
@@ -57,14 +55,19 @@ def standard_prompts() -> list[ValuePrompt]:
 
 def read_prompt_file(path: Path) -> list[ValuePrompt]:
     """Extra prompts: TOML (key = "text", optionally under [prompts]) or CSV with key,text columns."""
-    if not path.is_file():
-        raise CrosstuneError(f"prompt file {path} not found")
+    from crosstune.analysis.matrix import read_csv
+
     if path.suffix.lower() == ".toml":
-        data = tomllib.loads(path.read_text())
+        try:
+            data = tomllib.loads(read_user_text(path, "prompt file", 'a TOML file of key = "text"'))
+        except tomllib.TOMLDecodeError as err:
+            raise CrosstuneError(f"prompt file {path} is not valid TOML ({err})") from None
         data = data.get("prompts", data)
+        if not isinstance(data, dict) or not data:
+            raise CrosstuneError(f"prompt file {path} holds no prompts; write key = \"text\" lines")
         pairs = list(data.items())
     elif path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = read_csv(path, "prompt file", dtype=str, keep_default_na=False)
         if not {"key", "text"} <= set(frame.columns):
             raise CrosstuneError(f"prompt file {path} needs columns key,text (found {list(frame.columns)})")
         pairs = list(zip(frame["key"], frame["text"], strict=True))

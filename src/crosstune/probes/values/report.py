@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from markupsafe import Markup
 
 from crosstune.probes.values import files
 from crosstune.store import write_text
@@ -20,7 +21,8 @@ from crosstune.store import write_text
 if TYPE_CHECKING:
     from crosstune.probes.values.probe import ValuesResult
 
-TEMPLATE = jinja2.Template("""<!doctype html>
+# autoescaped: model, file, lexicon, category and prompt names come from users
+TEMPLATE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>crosstune: value preferences</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -72,11 +74,14 @@ def rank_plot(model_means: pd.DataFrame, families: list[str]) -> str:
 def render_values_report(result: ValuesResult, path: Path) -> None:
     """Write report.html for a values run."""
     families = result.manifest["family_order"]
-    tables = [(title, result.tables[name].to_html(index=False, float_format=lambda v: f"{v:.4g}",
-                                                   border=0))
+    # to_html escapes every cell and header; Markup keeps the template from escaping it twice
+    tables = [(title, Markup(result.tables[name].to_html(index=False, float_format=lambda v: f"{v:.4g}",
+                                                          border=0, escape=True)))
               for name, title in SECTIONS if name in result.tables and not result.tables[name].empty]
+    with matplotlib.rc_context({"text.parse_math": False}):  # names are text, not mathtext
+        plot = rank_plot(result.tables[files.MODEL_MEANS_FILE], families)
     html = TEMPLATE.render(kind=result.kind, models=", ".join(result.manifest["families"]),
                            lexicon=result.manifest["lexicon"]["source"],
                            n_prompts=len(result.manifest["prompts"]), notes=result.notes,
-                           plot=rank_plot(result.tables[files.MODEL_MEANS_FILE], families), tables=tables)
+                           plot=plot, tables=tables)
     write_text(path, html)

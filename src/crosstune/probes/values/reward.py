@@ -69,6 +69,39 @@ def pick_output(name: str, num_outputs: int, output_index: int | None) -> int:
                          "say which one is the reward with --output-index N")
 
 
+def check_reward_spec(spec: str) -> None:
+    """Refuse, before anything loads, a local reward-model path that is not there."""
+    from crosstune.models.loader import _looks_local
+
+    path = Path(spec).expanduser()
+    if _looks_local(spec) and not path.exists():
+        raise CrosstuneError(f"--reward-model {spec}: no such folder; give a folder with safetensors "
+                             "weights of a sequence-classification model, or a hub id")
+    if path.exists() and not path.is_dir():
+        raise CrosstuneError(f"--reward-model {spec} is a file; give the model's folder")
+
+
+_LM_HEADS = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForMaskedLM")
+
+
+def _not_a_language_model(name: str, architectures: list[str]) -> None:
+    """A checkpoint saved as a language model has no reward head: refuse it before loading."""
+    if architectures and all(a.endswith(_LM_HEADS) for a in architectures):
+        raise CrosstuneError(f"reward model {name} is a language model ({', '.join(architectures)}); "
+                             "its checkpoint has no weights for a reward head, which would be random. "
+                             "Score LMs with --model, reward models with --reward-model")
+
+
+def _head_missing(name: str, info: dict[str, Any]) -> None:
+    """A checkpoint without its head's weights (a causal LM, a base model) gets a random head:
+    refuse it rather than score with noise."""
+    missing = list(info.get("missing_keys", []))
+    if missing:
+        raise CrosstuneError(f"reward model {name}: its checkpoint has no weights for "
+                             f"{', '.join(sorted(missing)[:3])} (the reward head would be random); "
+                             "is it a causal LM? Score LMs with --model, reward models with --reward-model")
+
+
 def load_reward_model(spec: str, output_index: int | None = None, device: str | None = None,
                       dtype: str | None = None, trust_remote_code: bool = False) -> RewardModel:
     """A local folder or hub id with safetensors weights, loaded with AutoModelForSequenceClassification."""
@@ -76,19 +109,22 @@ def load_reward_model(spec: str, output_index: int | None = None, device: str | 
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    check_reward_spec(spec)
     target = pick_device(device)
     try:
         config = AutoConfig.from_pretrained(spec, trust_remote_code=trust_remote_code)
+        _not_a_language_model(spec, config.architectures or [])
         index = pick_output(spec, config.num_labels, output_index)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model, info = AutoModelForSequenceClassification.from_pretrained(
             spec, use_safetensors=True, trust_remote_code=trust_remote_code,
-            dtype=pick_dtype(target, dtype))
+            dtype=pick_dtype(target, dtype), output_loading_info=True)
         tokenizer = AutoTokenizer.from_pretrained(spec, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
         where = "folder" if Path(spec).exists() else "Hugging Face hub id (needs network)"
         raise CrosstuneError(f"cannot load reward model {spec!r} as a {where}: "
                              f"{str(err).splitlines()[0][:200]}; give a folder with safetensors weights "
                              "of a sequence-classification model") from err
+    _head_missing(spec, info)
     return RewardModel(Path(spec).name or spec, model.to(target).eval(), tokenizer, spec, index)
 
 
