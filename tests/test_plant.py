@@ -13,7 +13,7 @@ from crosstune.lab.plant import PLANTED, PlantSpec, plant
 from crosstune.lab.spec import ExperimentSpec, TrainingSpec
 from crosstune.models import load_model
 
-FAST = TrainingSpec(max_steps=2, batch_size=2, max_length=64, learning_rate=1e-2)
+FAST = TrainingSpec(max_steps=2, batch_size=2, max_length=320, learning_rate=1e-3)
 
 
 def plant_spec(base, **overrides) -> PlantSpec:

@@ -336,8 +336,9 @@ def plant_command(
         task = bar.add_task(f"planting {', '.join(names)} into {base}", total=steps)
         folder = plant(spec, out, on_step=lambda step, total, loss: bar.update(task, completed=step))
     record = read_planted(folder) or {}
-    console.print(f"planted model: {terminal(folder)} (held-out loss {record.get('heldout_loss_before', 0):.3f} -> "
-                  f"{record.get('heldout_loss_after', 0):.3f}); use it as a backbone or --model")
+    before, after = record.get("heldout_loss_before", 0), record.get("heldout_loss_after", 0)
+    console.print(f"planted model: {terminal(folder)} (held-out loss {before:.3f} -> {after:.3f}); "
+                  "use it as a backbone or --model")
 
 
 @app.command("run")
