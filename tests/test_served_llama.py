@@ -27,7 +27,7 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("llama_cpp.server.app")  # the [server] extra: fastapi, uvicorn
 
 NAME = "smollm2-135m-instruct"
-BIASES = ["anchoring", "framing_effect", "status_quo_bias", "decoy_effect"]
+BIASES = ["anchoring", "framing_effect", "decoy_effect"]
 MAX_PROB_DIFF = 0.15
 MIN_ARGMAX_AGREEMENT = 0.85
 
@@ -39,7 +39,7 @@ def gguf():
 
 @pytest.fixture(scope="module")
 def prompts():
-    return presentations(build_pairs(EvalConfig(biases=BIASES, pairs=2, seed=0)))
+    return presentations(build_pairs(EvalConfig(biases=BIASES, pairs=1, seed=0)))
 
 
 @pytest.fixture(scope="module")
@@ -88,29 +88,24 @@ def test_llama_server_letters_match_in_process_scores(server, prompts, in_proces
     assert mass > 0.5
 
 
-def test_llama_server_killed_mid_run_resumes_from_the_cache(gguf, prompts, in_process, tmp_path):
+def test_llama_server_killed_mid_run_resumes_from_the_cache(server, prompts, in_process, tmp_path):
+    # Last in this module: it kills the module's server and starts it again on the same port.
     cache = ResultCache(tmp_path / "results.sqlite")
-    first = LlamaServer(gguf).start()
+    some = prompts[:8]
     done: list[int] = []
 
-    def kill_after_eight(k: int) -> None:
+    def kill_after_three(k: int) -> None:
         done.append(k)
-        if sum(done) >= 8:
-            first.stop()
+        if sum(done) >= 3:
+            server.stop()
 
-    try:
-        with pytest.raises(CrosstuneError, match="run the same command again"):
-            connect(_settings(first.url, concurrency=2), cache).answer(prompts, kill_after_eight)
-    finally:
-        first.stop()
-    again = LlamaServer(gguf, port=first.port).start()
+    with pytest.raises(CrosstuneError, match="run the same command again"):
+        connect(_settings(server.url, concurrency=2), cache).answer(some, kill_after_three)
+    server.start()
     counts: list[int] = []
-    try:
-        resumed = connect(_settings(again.url, concurrency=2), cache).answer(prompts, counts.append)
-    finally:
-        again.stop()
-    assert counts[0] >= 8  # the first report is the answers found in the cache
-    assert sum(counts) == len(prompts)
+    resumed = connect(_settings(server.url, concurrency=2), cache).answer(some, counts.append)
+    assert counts[0] >= 3  # the first report is the answers found in the cache
+    assert sum(counts) == len(some)
     agree = np.mean([int(np.argmax(s.probs)) == int(np.argmax(i.probs))
-                     for s, i in zip(resumed, in_process, strict=True)])
+                     for s, i in zip(resumed, in_process[:8], strict=True)])
     assert agree >= MIN_ARGMAX_AGREEMENT
