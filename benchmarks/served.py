@@ -7,9 +7,8 @@ Serves the embedded SmolLM2 GGUF with `python -m llama_cpp.server --logits_all t
 127.0.0.1 and measures, on the same prompts (every bias, `--pairs` per bias, both option orders):
   (a) crosstune's served path: next-token top-k log-probabilities (`--endpoint completions`,
       rendered with the model's chat template), prompts/s;
-  (b) `--method generate` through the same server (12 greedy tokens, parsed) on the first
-      `--generate-pairs` pairs of each bias, prompts/s, and how often its parsed letter is (a)'s
-      argmax;
+  (b) on the first `--compare-prompts` prompts, (a) again against `--method generate` through
+      the same server (12 greedy tokens, parsed), prompts/s of each, timed in this run;
   (c) crosstune in-process on the dequantised fp32 weights of the same GGUF: largest
       probability difference and argmax agreement against (a), and the bias scores of both;
 the position preference (a) reports, and the load average before and after. Every request is
@@ -32,7 +31,6 @@ from crosstune.models.embedded import EMBEDDED
 from crosstune.respondents.model import ModelRespondent
 from crosstune.respondents.served import connect
 from crosstune.served.settings import ServedSettings
-from crosstune.suite.types import TestPair
 from tests.llama_server import ALIAS, LlamaServer
 
 NAME = "smollm2-135m-instruct"
@@ -42,21 +40,10 @@ def _load() -> dict[str, object]:
     return {"loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
 
 
-def first_pairs(pairs: list[TestPair], k: int) -> list[TestPair]:
-    """The first k pairs of each bias."""
-    taken: dict[str, int] = {}
-    out = []
-    for pair in pairs:
-        if taken.get(pair.bias, 0) < k:
-            out.append(pair)
-            taken[pair.bias] = taken.get(pair.bias, 0) + 1
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=2)
-    parser.add_argument("--generate-pairs", type=int, default=1)
+    parser.add_argument("--compare-prompts", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -71,25 +58,31 @@ def main() -> None:
     settings = settings.model_copy(update={"base_url": server.url})
     try:
         served = connect(settings)
+        subset = presentations(pairs)[:args.compare_prompts]
+        started = time.perf_counter()
+        served.answer(subset)
+        subset_s = time.perf_counter() - started
+        generating = connect(settings, generate=True)
+        started = time.perf_counter()
+        generated = generating.answer(subset)
+        generate_s = time.perf_counter() - started
         started = time.perf_counter()
         result = evaluate(served, config, pairs=pairs)
         served_s = time.perf_counter() - started
-        subset = first_pairs(pairs, args.generate_pairs)
-        generating = connect(settings, generate=True)
-        started = time.perf_counter()
-        generated = generating.answer(presentations(subset))
-        generate_s = time.perf_counter() - started
     finally:
         server.stop()
-    prompts = presentations(pairs)
-    n = len(prompts)
+    n = len(presentations(pairs))
     out["served"] = {"prompts": n, "seconds": round(served_s, 2), "prompts_per_s": round(n / served_s, 2),
                      "position_preference": result.manifest["position_preference"],
-                     "mean_letter_mass": float(result.summary.valid_mass.mean())}
-    out["generate"] = {"prompts": len(generated), "seconds": round(generate_s, 2),
-                       "prompts_per_s": round(len(generated) / generate_s, 2),
-                       "parse_failures": int(sum(np.isnan(a.probs).any() for a in generated))}
-    out["logprob_vs_generate_items_per_s"] = round((n / served_s) / (len(generated) / generate_s), 2)
+                     "mean_letter_mass": round(float(result.summary.valid_mass.mean()), 4),
+                     "letters_outside_top_k": int(result.pairs.outside_top_k_control.sum()
+                                                  + result.pairs.outside_top_k_treatment.sum())}
+    m = len(subset)
+    out["same_items"] = {
+        "prompts": m, "logprob_s": round(subset_s, 2), "logprob_prompts_per_s": round(m / subset_s, 3),
+        "generate_s": round(generate_s, 2), "generate_prompts_per_s": round(m / generate_s, 3),
+        "generate_parse_failures": int(sum(np.isnan(a.probs).any() for a in generated))}
+    out["logprob_vs_generate_items_per_s"] = round(generate_s / subset_s, 2)
     handle = load_model(NAME, device="cpu")
     started = time.perf_counter()
     local = evaluate(ModelRespondent(handle), config, pairs=pairs)

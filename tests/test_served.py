@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import socket
 import sys
 import time
@@ -213,3 +214,35 @@ def test_bad_served_input_is_one_line_and_the_key_never_leaks(tmp_path, monkeypa
     assert "system_fingerprint 'fp-stub-1'" in manifest["model"]["identified_by"]
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) > 4 and not [p for p in written if secret.encode() in p.read_bytes()]
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date():
+    from email.utils import formatdate
+
+    import httpx
+
+    from crosstune.served.client import _retry_after
+
+    def with_header(value: str) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": value})
+
+    assert _retry_after(with_header("2.5")) == 2.5
+    assert 8 <= _retry_after(with_header(formatdate(time.time() + 10, usegmt=True))) <= 10
+    assert _retry_after(httpx.Response(503)) is None
+    assert _retry_after(with_header("soon")) is None
+
+
+def test_served_options_are_checked_before_any_request(monkeypatch):
+    from crosstune.served.settings import served_settings
+
+    assert served_settings("smollm2-135m-instruct", None) is None
+    for model, url, fragment in [("served:", "http://x/v1", "needs the model id"),
+                                 ("served:m", None, "needs --base-url"),
+                                 ("served:m", "x:8000/v1", "--base-url: Value error, must start"),
+                                 ("local-model", "http://x/v1", "only to --model served:ID")]:
+        with pytest.raises(CrosstuneError, match=re.escape(fragment)):
+            served_settings(model, url)
+    with pytest.raises(CrosstuneError, match="--concurrency"):
+        served_settings("served:m", "http://x/v1", concurrency=0)
+    settings = served_settings("served:m", "http://x/v1/", revision="r1")
+    assert settings is not None and settings.base_url == "http://x/v1"
