@@ -75,8 +75,8 @@ def main() -> None:
     out["served"] = {"prompts": n, "seconds": round(served_s, 2), "prompts_per_s": round(n / served_s, 2),
                      "position_preference": result.manifest["position_preference"],
                      "mean_letter_mass": round(float(result.summary.valid_mass.mean()), 4),
-                     "letters_outside_top_k": int(result.pairs.outside_top_k_control.sum()
-                                                  + result.pairs.outside_top_k_treatment.sum())}
+                     "letters_outside_top_k": int(sum(sum(x) for side in ("control", "treatment")
+                                                      for x in result.pairs[f"outside_top_k_{side}_orders"]))}
     m = len(subset)
     out["same_items"] = {
         "prompts": m, "logprob_s": round(subset_s, 2), "logprob_prompts_per_s": round(m / subset_s, 3),

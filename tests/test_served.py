@@ -72,6 +72,8 @@ def test_known_answer_respondents_score_the_same_through_a_server(built, endpoin
             assert np.abs(got[keep]).max() < 1e-9, scripted.name
         if scripted.name == "always_first":  # every other letter had no mass: outside the top k
             assert all(a.outside_top_k == len(a.probs) - 1 for a in answers)
+            first = table.iloc[0]
+            assert list(first.outside_top_k_control_orders) == [len(first.probs_control) - 1] * 2
 
 
 def test_429_and_500_are_retried_and_retry_after_is_honoured(built, tmp_path):

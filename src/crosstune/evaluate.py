@@ -181,8 +181,8 @@ def _pair_row(pair: TestPair, got: dict[tuple[Side, bool], tuple[Prompt, Answer]
         "choice_treatment": np.nan if failed else int(np.argmax(p_treatment)),
         "valid_mass_control": joined("control", "valid_mass"),
         "valid_mass_treatment": joined("treatment", "valid_mass"),
-        "outside_top_k_control": sum(got[("control", rev)][1].outside_top_k for rev in pair.orders),
-        "outside_top_k_treatment": sum(got[("treatment", rev)][1].outside_top_k for rev in pair.orders),
+        **{f"{attr}_{side}_orders": [getattr(got[(side, rev)][1], attr) for rev in pair.orders]
+           for attr in ("valid_mass", "outside_top_k") for side in SIDES},
         "raw_control": joined("control", "raw"), "raw_treatment": joined("treatment", "raw"),
         "parse_failed": failed,
         "excluded": (not failed) and bool(np.isnan(scores["expected"])),
