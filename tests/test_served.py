@@ -248,3 +248,18 @@ def test_served_options_are_checked_before_any_request(monkeypatch):
         served_settings("served:m", "http://x/v1", concurrency=0)
     settings = served_settings("served:m", "http://x/v1/", revision="r1")
     assert settings is not None and settings.base_url == "http://x/v1"
+
+
+def test_a_fingerprint_change_during_the_run_is_warned_and_recorded(built, caplog):
+    prompts = presentations(built[:1])
+    stub = StubServer(script(PositionalPrior(), prompts), fingerprint="fp-a").start()
+    try:
+        served = connect(_settings(stub), None)
+        stub.fingerprint = "fp-b"
+        with caplog.at_level(logging.WARNING, logger="crosstune"):
+            served.answer(prompts)
+    finally:
+        stub.stop()
+    assert served.describe()["system_fingerprint"] == "fp-a"
+    assert served.describe()["fingerprints_changed_to"] == ["fp-b"]
+    assert sum("changed from fp-a to fp-b" in r.message for r in caplog.records) == 1

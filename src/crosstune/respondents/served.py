@@ -56,6 +56,8 @@ class ServedRespondent:
         self.fingerprint = self._fingerprint()
         self.load_seconds = 0.0
         """Time the server check took (the manifest's load time)."""
+        self.changed: list[str] = []
+        """Other system_fingerprints the server reported during the run."""
 
     def query(self, text: str) -> Query:
         """One prompt as the endpoint takes it; the cue ends it wherever the endpoint allows."""
@@ -109,11 +111,12 @@ class ServedRespondent:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _check_fingerprint(self, reply: Reply) -> None:
-        if reply.fingerprint and self.reported and reply.fingerprint != self.reported:
+        """Warn once per new fingerprint: the weights may have changed behind the same id."""
+        seen = reply.fingerprint
+        if seen and self.reported and seen != self.reported and seen not in self.changed:
             log.warning("the server's system_fingerprint changed from %s to %s during the run: "
-                        "its answers may come from different weights", self.reported,
-                        reply.fingerprint)
-            self.reported = reply.fingerprint
+                        "its answers may come from different weights", self.reported, seen)
+            self.changed.append(seen)
 
     def _answer(self, prompt: Prompt, query: Query, reply: Reply) -> Answer:
         context = query.prompt if query.prompt is not None else json.dumps(
@@ -151,6 +154,7 @@ class ServedRespondent:
             "weights_hashed": False,
             "identified_by": self.identified_by(),
             "system_fingerprint": self.reported, "revision": s.revision,
+            "fingerprints_changed_to": self.changed,
             "scoring": (f"generation and parsing ({self.fallback_reason})" if self.generate
                         else "next-token top-k log-probabilities of the option letters"),
             "fallback": self.fallback_reason,
