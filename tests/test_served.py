@@ -244,6 +244,8 @@ def test_served_options_are_checked_before_any_request(monkeypatch):
                                  ("local-model", "http://x/v1", "only to --model served:ID")]:
         with pytest.raises(CrosstuneError, match=re.escape(fragment)):
             served_settings(model, url)
+    with pytest.raises(CrosstuneError, match="--api-key-env applies only to --model served:ID"):
+        served_settings("smollm2-135m-instruct", None, api_key_env="KEY", concurrency=8)
     with pytest.raises(CrosstuneError, match="--concurrency"):
         served_settings("served:m", "http://x/v1", concurrency=0)
     settings = served_settings("served:m", "http://x/v1/", revision="r1")

@@ -70,8 +70,11 @@ def served_settings(model: str, base_url: str | None, **options: object) -> Serv
     """Settings for `--model served:ID`; None for a local model (then no served option may be set)."""
     name = served_id(model)
     if name is None:
-        if base_url is not None:
-            raise CrosstuneError("--base-url applies only to --model served:ID")
+        given = ["base_url"] if base_url is not None else []
+        given += [k for k, v in options.items()
+                  if v is not None and v != ServedSettings.model_fields[k].default]
+        if given:
+            raise CrosstuneError(f"--{given[0].replace('_', '-')} applies only to --model served:ID")
         return None
     if base_url is None:
         raise CrosstuneError("--model served:ID needs --base-url, e.g. http://127.0.0.1:8000/v1")
