@@ -132,6 +132,13 @@ CASES: dict[str, tuple[Setup, str]] = {
     "empty bias selection": (lambda t, m: ["eval", "--model", "x", "--biases", ","], "names nothing"),
     "unknown bias": (lambda t, m: ["eval", "--model", "x", "--biases", "framing"], "unknown bias"),
     "unknown executor": (lambda t, m: ["run", str(_spec(t, m)), "--executor", "slurm"], "--executor"),
+    # served models (more in test_served.py, against a stand-in server)
+    "served model, nothing listening": (
+        lambda t, m: ["eval", "--model", "served:m", "--base-url", "http://127.0.0.1:9/v1"],
+        "cannot reach"),
+    "served model, bad endpoint": (
+        lambda t, m: ["eval", "--model", "served:m", "--base-url", "http://127.0.0.1:9/v1",
+                      "--endpoint", "echo"], "--endpoint"),
     # models and devices
     "unknown model name": (lambda t, m: ["eval", "--model", "no-such-model"], "unknown model"),
     "missing local path": (lambda t, m: ["eval", "--model", "./no/such/folder"], "does not exist"),

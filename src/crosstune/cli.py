@@ -14,12 +14,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
@@ -35,6 +38,7 @@ probe_app = typer.Typer(no_args_is_help=True, help="Probes of where a bias or va
 app.add_typer(probe_app, name="probe")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+SERVED = "Served models (--model served:ID)"
 
 
 @biases_app.command("list")
@@ -154,14 +158,22 @@ class _RichProgress:
             self.bar.advance(self.task, done)
 
 
+class _RateColumn(ProgressColumn):
+    """Items per second (prompts, or requests to a served model)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f}/s" if task.speed else "", style="progress.data.speed")
+
+
 def _progress_bar() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+                    MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), console=console)
 
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str, typer.Option(help="embedded name, hub id, folder, adapter or .gguf")],
+    model: Annotated[str, typer.Option(
+        help="embedded name, hub id, folder, adapter, .gguf, or served:ID with --base-url")],
     biases: Annotated[list[str] | None, typer.Option(
         "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="control/treatment pairs per bias")] = 20,
@@ -178,20 +190,55 @@ def eval_command(
         help="run code shipped with a hub model (off: only do this for code you trust)")] = False,
     dtype: Annotated[str | None, typer.Option(help="float32 | bfloat16 (CPU: bf16 matmuls, faster "
                                               "only with AMX; see benchmarks/README.md)")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1", rich_help_panel=SERVED)] = None,
+    endpoint: Annotated[str, typer.Option(
+        help="completions | chat | chat-continue (vLLM: the cue as a partial assistant turn)",
+        rich_help_panel=SERVED)] = "completions",
+    tokenizer: Annotated[str | None, typer.Option(
+        help="completions: render with this tokenizer's chat template (embedded name, folder, "
+        "hub id); default plain", rich_help_panel=SERVED)] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="environment variable holding the API key", rich_help_panel=SERVED)] = None,
+    concurrency: Annotated[int, typer.Option(help="requests in flight", rich_help_panel=SERVED)] = 8,
+    timeout: Annotated[float, typer.Option(help="seconds per request", rich_help_panel=SERVED)] = 60.0,
+    retries: Annotated[int, typer.Option(help="retries on 429, 5xx, timeouts",
+                                         rich_help_panel=SERVED)] = 5,
+    top_logprobs: Annotated[int, typer.Option(help="k next-token log-probabilities asked for",
+                                              rich_help_panel=SERVED)] = 20,
+    revision: Annotated[str | None, typer.Option(
+        help="what identifies the weights when the server reports no fingerprint",
+        rich_help_panel=SERVED)] = None,
+    fallback: Annotated[bool, typer.Option(
+        help="generate and parse when the server gives no log-probabilities",
+        rich_help_panel=SERVED)] = True,
 ) -> None:
     """Measure every selected bias on one model and write a run folder."""
     from crosstune.evaluate import evaluate_model, make_config
+    from crosstune.served import served_settings
 
     if prompt_format not in ("auto", "chat", "plain"):
         raise CrosstuneError(f"--format must be auto, chat or plain, got {prompt_format!r}")
     config = make_config(biases=_names(biases, "--biases"), pairs=pairs, seed=seed, method=method,
                          metric=metric, orders=orders, scenarios=scenarios)
+    served = served_settings(model, base_url, endpoint=endpoint, tokenizer=tokenizer,
+                             api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+                             retries=retries, top_logprobs=top_logprobs, revision=revision,
+                             fallback=fallback)
+    if served is not None and (adapter or device or dtype or trust_remote_code or prompt_format != "auto"):
+        raise CrosstuneError("--adapter, --device, --dtype, --trust-remote-code and --format apply to "
+                             "local models; a served model's server decides them")
     with _progress_bar() as bar:
-        result, folder = evaluate_model(model, config, out, adapter=adapter,
-                                        prompt_format=prompt_format,  # type: ignore[arg-type]
-                                        device=device, dtype=dtype,
-                                        trust_remote_code=trust_remote_code,
-                                        progress=_RichProgress(bar))
+        if served is not None:
+            from crosstune.served.evaluate import evaluate_served
+
+            result, folder = evaluate_served(served, config, out, _RichProgress(bar))
+        else:
+            result, folder = evaluate_model(model, config, out, adapter=adapter,
+                                            prompt_format=prompt_format,  # type: ignore[arg-type]
+                                            device=device, dtype=dtype,
+                                            trust_remote_code=trust_remote_code,
+                                            progress=_RichProgress(bar))
     _print_summary(result.summary, metric)
     _print_position(result.manifest["position_preference"])
     timing = result.manifest["timing_s"]

@@ -188,6 +188,8 @@ def _pair_row(pair: TestPair, got: dict[tuple[Side, bool], tuple[Prompt, Answer]
         "choice_treatment": np.nan if failed else int(np.argmax(p_treatment)),
         "valid_mass_control": joined("control", "valid_mass"),
         "valid_mass_treatment": joined("treatment", "valid_mass"),
+        **{f"{attr}_{side}_orders": [getattr(got[(side, rev)][1], attr) for rev in pair.orders]
+           for attr in ("valid_mass", "outside_top_k") for side in SIDES},
         "raw_control": joined("control", "raw"), "raw_treatment": joined("treatment", "raw"),
         "parse_failed": failed,
         "excluded": (not failed) and bool(np.isnan(scores["expected"])),
@@ -262,12 +264,13 @@ def default_folder(model: str, adapter: str | None = None) -> Path:
     return Path("runs") / f"eval-{name}"
 
 
-def identity(handle: ModelHandle, config: EvalConfig) -> dict[str, Any]:
+def identity(handle: ModelHandle | Respondent, config: EvalConfig) -> dict[str, Any]:
     """What an evaluation folder belongs to: one model and one set of settings."""
-    return {"fingerprint": handle.fingerprint, "settings": config.model_dump(mode="json")}
+    fingerprint = handle.fingerprint if isinstance(handle, ModelHandle) else handle.describe()["fingerprint"]
+    return {"fingerprint": fingerprint, "settings": config.model_dump(mode="json")}
 
 
-def evaluate_into(folder: Path, handle: ModelHandle, config: EvalConfig,
+def evaluate_into(folder: Path, handle: ModelHandle | Respondent, config: EvalConfig,
                   cache: ResultCache | None = None, progress: Progress | None = None,
                   pairs: list[TestPair] | None = None) -> EvalResult:
     """Evaluate `handle` into `folder`: claimed before the work, written whole after it.
@@ -279,7 +282,7 @@ def evaluate_into(folder: Path, handle: ModelHandle, config: EvalConfig,
     started = time.perf_counter()
     result = evaluate(handle, config, cache, progress, pairs)
     result.manifest["identity"] = identity(handle, config)
-    result.manifest["timing_s"] = {"load": handle.load_seconds,
+    result.manifest["timing_s"] = {"load": getattr(handle, "load_seconds", 0.0),
                                    "evaluate": round(time.perf_counter() - started, 2)}
     write_eval(folder, EvalFiles(result.pairs, result.summary, result.position, result.manifest))
     return result

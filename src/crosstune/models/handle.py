@@ -44,11 +44,7 @@ class ModelHandle:
         Training and evaluation both render through here, so a finetune sees the format it is
         evaluated in.
         """
-        if self.prompt_format == "chat":
-            return self.tokenizer.apply_chat_template(
-                [{"role": role, "content": content} for role, content in turns],
-                tokenize=False, add_generation_prompt=True)
-        return "".join(f"{content}\n" for _, content in turns)
+        return render_turns(self.tokenizer, self.prompt_format, turns)
 
     def render(self, user_text: str, cue: str) -> str:
         """One user turn, then the answer cue (the bias suite's and the probes' prompts)."""
@@ -74,6 +70,15 @@ class ModelHandle:
             "fingerprint": self.fingerprint,
             "base_fingerprint": self.base_fingerprint,
         }
+
+
+def render_turns(tokenizer: Any, prompt_format: PromptFormat, turns: Sequence[tuple[str, str]]) -> str:
+    """ModelHandle.render_turns without a loaded model (a served model rendered locally)."""
+    if prompt_format == "chat":
+        return tokenizer.apply_chat_template(
+            [{"role": role, "content": content} for role, content in turns],
+            tokenize=False, add_generation_prompt=True)
+    return "".join(f"{content}\n" for _, content in turns)
 
 
 def weights_digest(model: torch.nn.Module) -> str:

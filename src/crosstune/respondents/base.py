@@ -47,6 +47,8 @@ class Answer:
     """Generated text in generate mode."""
     context: str = ""
     """The exact text the respondent read, where there is one."""
+    outside_top_k: int = 0
+    """Option labels a served model's top-k log-probabilities did not include."""
 
 
 @runtime_checkable

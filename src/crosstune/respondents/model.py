@@ -37,7 +37,7 @@ class ModelRespondent:
                                      for p, ctx in zip(prompts, contexts, strict=True)], progress)
             return [answer_from_logprobs(lp, ctx) for lp, ctx in zip(logps, contexts, strict=True)]
         texts = Generator(self.handle, self.cache).generate(contexts, progress)
-        return [_from_text(p, text, ctx) for p, text, ctx in zip(prompts, texts, contexts, strict=True)]
+        return [answer_from_text(p, text, ctx) for p, text, ctx in zip(prompts, texts, contexts, strict=True)]
 
 
 def answer_from_logprobs(logp: np.ndarray, context: str) -> Answer:
@@ -46,7 +46,8 @@ def answer_from_logprobs(logp: np.ndarray, context: str) -> Answer:
     return Answer(probs / probs.sum(), float(np.exp(logp).sum()), "", context)
 
 
-def _from_text(prompt: Prompt, text: str, context: str) -> Answer:
+def answer_from_text(prompt: Prompt, text: str, context: str) -> Answer:
+    """A generated answer as one option (all NaN when it names none): the generate path."""
     presented = prompt.presented()
     index = parse_answer(text, prompt.pair, prompt.side, prompt.reversed_order)
     if index is None:
