@@ -298,6 +298,8 @@ def analyze_command(
     min_effect: Annotated[float | None, typer.Option(
         min=0, help="smallest difference (score units) called an origin; default: the metric's "
         "neutral band")] = None,
+    keep_unlearned: Annotated[bool, typer.Option(
+        help="a run folder: analyse finetunes that failed the quality check too")] = False,
 ) -> None:
     """Attribute bias vectors to backbone, instruction data and seed, and call each bias's origin."""
     from crosstune.analysis.attribute import run_analysis
@@ -313,7 +315,8 @@ def analyze_command(
                               references=reference, permutations=permutations,
                               standardize=standardize, seed=seed,
                               band=band if band is not None else neutral_band(metric), html=html,
-                              min_effect=min_effect if min_effect is not None else neutral_band(metric))
+                              min_effect=min_effect if min_effect is not None else neutral_band(metric),
+                              keep_unlearned=keep_unlearned)
     console.print(terminal(result.verdict))
     for note in result.notes:
         console.print(f"note: {terminal(note)}")
@@ -325,6 +328,8 @@ def report_command(
     run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
     impute: Annotated[str, typer.Option(help="missing scores: none | drop | bias-mean | zero")] = "none",
+    keep_unlearned: Annotated[bool, typer.Option(
+        help="analyse finetunes that failed the quality check too")] = False,
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
     from crosstune.store import ANALYSIS, SPEC
@@ -332,7 +337,8 @@ def report_command(
     if not (run_dir / SPEC).exists():
         raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
                              "for score tables use 'crosstune analyze'")
-    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations, impute=impute)
+    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations, impute=impute,
+                    keep_unlearned=keep_unlearned)
     _print_positions(run_dir)
 
 

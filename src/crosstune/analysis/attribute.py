@@ -305,12 +305,12 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
                  orient: Orient = "auto", impute: Impute = "none", references: list[str] | None = None,
                  permutations: int = 999, standardize: bool = False, seed: int = 0,
                  band: float | None = None, html: bool = True,
-                 min_effect: float = DEFAULT_MIN_EFFECT) -> Analysis:
+                 min_effect: float = DEFAULT_MIN_EFFECT, keep_unlearned: bool = False) -> Analysis:
     """`crosstune analyze` as one call: the output folder is checked before any work."""
     if permutations < 1:
         raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
     claim(out, "crosstune-analysis")
-    loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references)
+    loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references, keep_unlearned)
     result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band,
                      loaded.pairs, min_effect)
     write_analysis(result, out, loaded.cis, html, loaded.run)

@@ -57,11 +57,13 @@ def _split_references(scores: pd.DataFrame, references: list[str]
 
 def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str] | None = None,
                 exclude: tuple[str, ...] = (), orient: Orient = "auto", impute: Impute = "none",
-                references: list[str] | None = None) -> Loaded:
-    """The matrix, references, and per-model CI tables (eval run folders only)."""
+                references: list[str] | None = None, keep_unlearned: bool = False) -> Loaded:
+    """The matrix, references, and per-model CI tables (eval run folders only).
+
+    `keep_unlearned`: a run folder's finetunes that failed the quality check are analysed too."""
     cis: dict[str, pd.DataFrame] = {}
     if len(inputs) == 1 and (inputs[0] / SPEC).exists() and labels is None and not rules:
-        matrix, untuned = cross_run(inputs[0], exclude)
+        matrix, untuned = cross_run(inputs[0], exclude, keep_unlearned)
         folders = eval_folders(inputs[0])
         pairs = _pairs_of(list(matrix.scores.index), folders)
         return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs)
@@ -96,9 +98,10 @@ def _pairs_of(models: list[str], folders: dict[str, Path]) -> PairScores | None:
     return read_pair_table({m: folders[m] for m in models})
 
 
-def cross_run(run_dir: Path, exclude: tuple[str, ...] = ()) -> tuple[BiasMatrix, dict[str, pd.Series]]:
-    """The finetuned models of a `crosstune run` folder that passed the quality check, and
-    each backbone's untuned scores as its reference.
+def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool = False
+              ) -> tuple[BiasMatrix, dict[str, pd.Series]]:
+    """The finetuned models of a `crosstune run` folder that passed the quality check (all of
+    them with `keep_unlearned`), and each backbone's untuned scores as its reference.
     """
     for name in (SCORES, LABELS):
         if not (run_dir / name).exists():
@@ -115,11 +118,15 @@ def cross_run(run_dir: Path, exclude: tuple[str, ...] = ()) -> tuple[BiasMatrix,
         raise CrosstuneError(f"{run_dir}: {LABELS} lists model(s) that {SCORES} lacks: {unscored}; "
                              "rerun 'crosstune run' to finish it")
     tuned = labels[labels.instruction != "untuned"]
-    usable = tuned[tuned.learned == "True"]
+    usable = tuned if keep_unlearned else tuned[tuned.learned == "True"]
     if usable.empty:
         raise CrosstuneError(f"{run_dir}: no finetuned model passed the quality check, nothing to analyse")
     matrix = assemble(scores.loc[usable.index], usable[["backbone", "instruction", "seed"]])
     left_out = sorted(set(tuned.index) - set(usable.index))
+    unlearned = sorted(tuned.index[tuned.learned != "True"])
+    if keep_unlearned and unlearned:
+        matrix.notes.append(f"analysed although they failed the quality check (--keep-unlearned): "
+                            f"{unlearned}")
     if left_out:
         matrix.notes.append(f"left out, failed the quality check (did not learn): {left_out}")
     untuned = labels[labels.instruction == "untuned"]
