@@ -197,3 +197,13 @@ def test_transfer_spec_runs_end_to_end_and_writes_its_tables(saved_tiny_model, t
     assert set(ratio["versus"]) == {"control", "untuned"}
     overlap = json.loads((run / "transfer_data.json").read_text())
     assert overlap["shared_scenarios"] == 0 and overlap["train_pairs"] == 4
+
+
+def test_a_bias_dataset_listed_directly_is_not_read_as_a_format_only_arm(tmp_path):
+    from crosstune.lab.format_only import write_format_only
+
+    spec = ExperimentSpec.model_validate({
+        "name": "t", "backbones": ["a"], "seeds": [0],
+        "datasets": ["bias:anchoring?direction=unbiased&pairs=2&mix=embedded:flan-style&ratio=0.3",
+                     "bias:anchoring?direction=biased&pairs=2&mix=embedded:flan-style&ratio=0.3"]})
+    assert write_format_only(spec, tmp_path, pd.DataFrame()) is None

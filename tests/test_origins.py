@@ -87,8 +87,11 @@ def test_movement_from_the_untuned_backbone_is_put_against_the_noise():
     assert "barely changed" in result.verdict
     moved = {b: r + 0.5 for b, r in references.items()}
     result = analyze(m, n_permutations=19, references=moved, band=0.088, pairs=pairs)
-    assert "beyond the noise" in result.verdict
+    assert "beyond the noise and the minimum effect" in result.verdict
     assert (result.tables["movement"].rms_change > 0.45).all()
+    slightly = {b: r + 0.04 for b, r in references.items()}
+    result = analyze(m, n_permutations=19, references=slightly, band=0.088, pairs=pairs)
+    assert "below the minimum effect" in result.verdict
 
 
 def test_shares_of_the_classic_simulation_still_sum_to_one():

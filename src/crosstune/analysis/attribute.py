@@ -186,7 +186,7 @@ def verdict(a: Analysis) -> str:
     if "origins" in a.tables:
         text += origin_sentence(a.tables["origins"], OriginSettings(min_effect=a.settings["min_effect"]))
     if "movement" in a.tables and not a.tables["movement"].empty:
-        text += _movement_sentence(a.tables["movement"], a.tables["origins"])
+        text += _movement_sentence(a.tables["movement"], a.tables["origins"], a.settings["min_effect"])
     if "variance" in a.tables:
         aggregates = a.tables["variance_aggregates"].set_index("aggregate")
         if "pooled_signal" in aggregates.index:
@@ -215,7 +215,7 @@ def _floor(null: str) -> str:
     return ""
 
 
-def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame) -> str:
+def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: float) -> str:
     """How far finetuning moved the bias vectors, against seed and measurement noise."""
     per_backbone = moved.groupby("backbone").rms_change.mean()
     seeds = float(np.sqrt(np.nanmean(origins.seed_difference**2)))
@@ -223,8 +223,13 @@ def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame) -> str:
     noise_text = f", measurement noise {noise:.3f}" if np.isfinite(noise) else ""
     floor = np.nanmax([seeds, noise]) if np.isfinite(noise) else seeds
     moved_text = ", ".join(f"{rms:.3f} ({backbone})" for backbone, rms in per_backbone.items())
-    judged = ("within about twice the noise: the finetunes barely changed the measured biases"
-              if per_backbone.max() < 2 * floor else "beyond the noise")
+    if per_backbone.max() < 2 * floor:
+        judged = "within about twice the noise: the finetunes barely changed the measured biases"
+    elif per_backbone.max() < min_effect:
+        judged = (f"beyond the noise but below the minimum effect {min_effect:g}: the finetunes "
+                  "changed the measured biases only slightly")
+    else:
+        judged = "beyond the noise and the minimum effect"
     return (f" Finetuning moved the bias vectors from their untuned backbone by RMS {moved_text}; "
             f"two seeds of one cell differ by RMS {seeds:.3f}{noise_text} (score units): "
             f"{judged}.")
