@@ -265,6 +265,9 @@ CASES: dict[str, tuple[Setup, str]] = {
                               "--pairs must be at least 1"),
     "analyze zero --permutations": (
         lambda t, m: ["analyze", str(t), "--permutations", "0", "--out", str(t / "a")], "--permutations"),
+    "analyze absurd --permutations": (
+        lambda t, m: ["analyze", str(t), "--permutations", "100000000", "--out", str(t / "a")],
+        "would run for hours"),
     "report negative --permutations": (
         lambda t, m: ["report", str(_file(t, "spec.json", b"{}").parent), "--permutations", "-1"],
         "--permutations"),

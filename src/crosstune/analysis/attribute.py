@@ -305,6 +305,10 @@ def write_analysis(a: Analysis, folder: Path, cis: dict[str, pd.DataFrame] | Non
                                         "provenance": provenance()})
 
 
+MAX_PERMUTATIONS = 1_000_000
+"""Beyond this, a p-value's Monte Carlo error is far below anything the verdict's words resolve."""
+
+
 def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
                  rules: list[str] | None = None, exclude: tuple[str, ...] = (),
                  orient: Orient = "auto", impute: Impute = "none", references: list[str] | None = None,
@@ -314,6 +318,11 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
     """`crosstune analyze` as one call: the output folder is checked before any work."""
     if permutations < 1:
         raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
+    if permutations > MAX_PERMUTATIONS:
+        raise CrosstuneError(f"--permutations {permutations} would run for hours (each p-value relabels "
+                             f"every model that many times); use at most {MAX_PERMUTATIONS}")
+    if not 0 <= min_effect < float("inf"):
+        raise CrosstuneError(f"--min-effect must be a finite number >= 0, got {min_effect}")
     claim(out, "crosstune-analysis")
     loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references, keep_unlearned)
     result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band,
