@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from crosstune.errors import CrosstuneError
 from crosstune.lab.bias_data import short_label
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.store import BASES, EVAL, JOBS, SPEC, read_json, read_manifest, slug
@@ -29,8 +32,13 @@ def base_folder(run_dir: Path, backbone: str) -> Path:
 
 
 def eval_folders(run_dir: Path) -> dict[str, Path]:
-    """Model name (as scores.csv names it) -> its evaluation folder, for every finished evaluation."""
-    spec = ExperimentSpec.model_validate(read_json(run_dir / SPEC))
+    """Model name (as scores.csv names it) -> its evaluation folder, for every finished evaluation;
+    none for a folder whose spec.json is not a valid spec (its scores are still analysed, without
+    per-pair noise)."""
+    try:
+        spec = ExperimentSpec.model_validate(read_json(run_dir / SPEC))
+    except (ValidationError, CrosstuneError):
+        return {}
     folders = {model_name(None, b): base_folder(run_dir, b) for b in spec.backbones}
     folders |= {model_name(job, job.backbone): job_folder(run_dir, job) / EVAL for job in jobs(spec)}
     return {name: folder for name, folder in folders.items() if read_manifest(folder) is not None}
