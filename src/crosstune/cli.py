@@ -388,9 +388,10 @@ def plant_command(
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task(f"planting {', '.join(names)} into {base}", total=steps)
         folder = plant(spec, out, on_step=lambda step, total, loss: bar.update(task, completed=step))
-    record = read_planted(folder) or {}
-    before, after = record.get("heldout_loss_before", 0), record.get("heldout_loss_after", 0)
-    console.print(f"planted model: {terminal(folder)} (held-out loss {before:.3f} -> {after:.3f}); "
+    record = read_planted(folder)
+    assert record is not None  # plant() just wrote it
+    console.print(f"planted model: {terminal(folder)} (held-out loss {record.heldout_loss_before:.3f} -> "
+                  f"{record.heldout_loss_after:.3f}); "
                   "use it as a backbone or --model")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,10 +58,30 @@ class PlantSpec(BaseModel):
                        quality=QualitySpec(heldout=self.heldout, min_loss_drop=0.0))
 
 
-def read_planted(folder: Path) -> dict[str, Any] | None:
+class PlantedRecord(BaseModel):
+    """What `planted.json` holds: what was planted into which base, at what dose."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = "crosstune-planted-model"
+    spec: PlantSpec
+    base: str
+    base_fingerprint: str
+    prompt_format: str
+    planted: str
+    dose: dict[str, float]
+    heldout_loss_before: float
+    heldout_loss_after: float
+    final_train_loss: float
+    train: dict[str, object]
+    seconds: float
+    provenance: dict[str, object]
+
+
+def read_planted(folder: Path) -> PlantedRecord | None:
     """A planted model folder's provenance, or None for any other folder."""
     path = folder / PLANTED
-    return read_json(path) if path.is_file() else None
+    return PlantedRecord.model_validate(read_json(path)) if path.is_file() else None
 
 
 def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path:
@@ -72,7 +91,7 @@ def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path
     planting is deterministic for a thread count, so there is nothing to redo)."""
     check_model_spec(spec.base)
     existing = read_planted(out) if out.is_dir() else None
-    if existing is not None and existing.get("spec") == spec.model_dump(mode="json"):
+    if existing is not None and existing.spec == spec:
         return out
     if out.exists():
         raise CrosstuneError(f"{out} exists and is not a model planted from this spec; "
@@ -93,14 +112,14 @@ def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path
         if handle.prompt_format == "plain":  # keep the base's prompt format: no template, plain
             tokenizer.chat_template = None
         tokenizer.save_pretrained(staging)
-        write_json(staging / PLANTED, {
-            "kind": "crosstune-planted-model", "spec": spec.model_dump(mode="json"),
-            "base": spec.base, "base_fingerprint": handle.fingerprint,
-            "prompt_format": handle.prompt_format, "planted": job.dataset,
-            "dose": {"steps": outcome.steps, "examples": len(train),
-                     "examples_seen": outcome.steps * outcome.setup["effective_batch"],
-                     "learning_rate": spec.training.learning_rate, "lora_rank": spec.lora.rank},
-            "heldout_loss_before": before["loss"], "heldout_loss_after": after["loss"],
-            "final_train_loss": outcome.final_loss, "train": outcome.setup,
-            "seconds": round(time.perf_counter() - started, 1), "provenance": provenance()})
+        record = PlantedRecord(
+            spec=spec, base=spec.base, base_fingerprint=handle.fingerprint,
+            prompt_format=handle.prompt_format, planted=job.dataset,
+            dose={"steps": outcome.steps, "examples": len(train),
+                  "examples_seen": outcome.steps * outcome.setup["effective_batch"],
+                  "learning_rate": spec.training.learning_rate, "lora_rank": spec.lora.rank},
+            heldout_loss_before=before["loss"], heldout_loss_after=after["loss"],
+            final_train_loss=outcome.final_loss, train=outcome.setup,
+            seconds=round(time.perf_counter() - started, 1), provenance=provenance())
+        write_json(staging / PLANTED, record.model_dump(mode="json"))
     return out

@@ -23,7 +23,7 @@ from crosstune.probes import calibration_targets as ct
 if TYPE_CHECKING:
     from crosstune.probes.calibration import CalibrationResult
 
-PAGE = jinja2.Template("""<!doctype html>
+PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -40,7 +40,7 @@ img { max-width: 100%; } .notes { color: #a33; }
 <h2>{{ heading }}</h2><img alt="{{ heading }}" class="plot" src="data:image/png;base64,{{ image }}">
 {% endfor %}
 {% for heading, html in tables %}<h2>{{ heading }}</h2>{{ html }}{% endfor %}
-</body></html>""", autoescape=True)
+</body></html>""")
 
 
 def encode(fig: Any) -> str:
