@@ -32,7 +32,8 @@ def test_report_renders_plots_and_tables_in_headless_chromium(tmp_path):
          "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
         capture_output=True, text=True, timeout=120,
     )
-    assert 'data-probe="images=5;decoded=5;tables=' in result.stdout, result.stderr[-2000:]
+    # six analysis figures: PCA, similarity, scores, seed spread, origin shares, variance shares
+    assert 'data-probe="images=6;decoded=6;tables=' in result.stdout, result.stderr[-2000:]
     tables = int(result.stdout.split('data-probe="')[1].split("tables=")[1].split('"')[0])
     assert tables >= 5
 

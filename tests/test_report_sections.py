@@ -250,5 +250,5 @@ def test_section_figures_decode_in_headless_chromium(tmp_path):
          "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
         capture_output=True, text=True, timeout=120,
     )
-    # five analysis figures, then the position and transfer sections' figures
-    assert 'data-probe="images=7;decoded=7;' in result.stdout, result.stderr[-2000:]
+    # six analysis figures, then the position and transfer sections' figures
+    assert 'data-probe="images=8;decoded=8;' in result.stdout, result.stderr[-2000:]
