@@ -172,3 +172,15 @@ def test_job_runs_as_a_module_entry_point_for_launchers(saved_tiny_model, tmp_pa
 def test_unknown_job_id_lists_the_spec_jobs(saved_tiny_model, tmp_path):
     with pytest.raises(CrosstuneError, match="matches 0 jobs"):
         find_job(ROOT / "examples" / "paper.toml", "zzzz")
+
+
+def test_examples_whose_answer_truncation_cuts_away_are_refused_before_training(causal_handle, tmp_path):
+    from crosstune.lab.bias_data import BiasSource
+    from crosstune.lab.datasets import load_examples
+    from crosstune.lab.train import build_lora_model, train_lora
+
+    job = job_with(backbone="tiny", max_length=16)
+    examples = load_examples(BiasSource(("anchoring",), "biased", 2).text())
+    message = r"8 of 8 training examples .* training.max_length = 16 .* at least \d+"
+    with pytest.raises(CrosstuneError, match=message):
+        train_lora(build_lora_model(causal_handle, job), causal_handle, job, examples, tmp_path / "t")

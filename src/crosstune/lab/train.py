@@ -153,6 +153,19 @@ def encode_example(handle: ModelHandle, example: Example, max_length: int) -> di
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
+def check_answers_fit(encoded: list[dict[str, list[int]]], handle: ModelHandle,
+                      examples: list[Example], max_length: int) -> None:
+    """Refuse a training set in which truncation to `max_length` cuts away whole answers: those
+    examples would teach nothing while the run reported them as trained (bias-injection prompts
+    run to ~230 tokens, past the default 128)."""
+    lost = [i for i, row in enumerate(encoded) if all(label == -100 for label in row["labels"])]
+    if lost:
+        longest = max(len(encode_example(handle, examples[i], 1 << 20)["input_ids"]) for i in lost)
+        raise CrosstuneError(f"{len(lost)} of {len(encoded)} training examples are longer than "
+                             f"training.max_length = {max_length} tokens and would lose their whole "
+                             f"answer; set training.max_length to at least {longest}")
+
+
 def build_lora_model(handle: ModelHandle, job: JobSpec) -> Any:
     """Seed first, then build LoRA layers: the seed alone decides the adapter's init."""
     from peft import LoraConfig, TaskType, get_peft_model
@@ -187,6 +200,7 @@ def train_lora(model: Any, handle: ModelHandle, job: JobSpec, train: list[Exampl
 
     t = job.training
     encoded = [encode_example(handle, e, t.max_length) for e in train]
+    check_answers_fit(encoded, handle, train, t.max_length)
     history: list[dict[str, float]] = []
 
     class WatchLoss(TrainerCallback):
