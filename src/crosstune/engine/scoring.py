@@ -9,7 +9,7 @@ the attention mask. All paths agree with one-prompt-at-a-time scoring to ~1e-6.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +20,7 @@ from crosstune.engine.precision import compute_precision
 from crosstune.engine.tokens import EncodedQuery, encode_causal, encode_seq2seq
 from crosstune.engine.trie import Batch, Path, Trie, build_trie, plan, row_mask
 from crosstune.models.handle import ModelHandle
-
-Progress = Callable[[int], None]
+from crosstune.progress import Advance
 
 MASKABLE_ATTENTION = {"sdpa", "eager"}
 MASKABLE_LAYERS = {"full_attention", "sliding_attention"}
@@ -66,7 +65,7 @@ class OptionScorer:
         return f"{self.method}+{compute}-matmul" if compute else self.method
 
     def logprobs(
-        self, queries: list[OptionQuery], progress: Progress | None = None
+        self, queries: list[OptionQuery], progress: Advance | None = None
     ) -> list[np.ndarray]:
         """log P(label | context) per label, in query order (raw, not renormalised)."""
         keys = [cache_key(self.handle.fingerprint, self.cache_method, [q.context, q.labels])

@@ -10,7 +10,8 @@ import numpy as np
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.engine.generation import Generator
 from crosstune.models.handle import ModelHandle
-from crosstune.respondents.base import Answer, Progress, Prompt
+from crosstune.progress import Advance
+from crosstune.respondents.base import Answer, Prompt
 from crosstune.suite.prompts import ANSWER_CUE, label_continuations, parse_answer
 
 
@@ -29,7 +30,7 @@ class ModelRespondent:
     def describe(self) -> dict[str, Any]:
         return self.handle.describe()
 
-    def answer(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> list[Answer]:
+    def answer(self, prompts: Sequence[Prompt], progress: Advance | None = None) -> list[Answer]:
         contexts = [self.handle.render(p.text, ANSWER_CUE) for p in prompts]
         if self.kind == "probability":
             scorer = OptionScorer(self.handle, self.cache, self.token_budget)
