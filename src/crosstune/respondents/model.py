@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+from scipy.special import softmax
 
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.engine.generation import Generator
@@ -42,9 +43,9 @@ class ModelRespondent:
 
 
 def answer_from_logprobs(logp: np.ndarray, context: str) -> Answer:
+    """Option log-probabilities renormalised over the options; their mass before that."""
     logp = np.asarray(logp, dtype=float)
-    probs = np.exp(logp - logp.max())
-    return Answer(probs / probs.sum(), float(np.exp(logp).sum()), "", context)
+    return Answer(softmax(logp), float(np.exp(logp).sum()), "", context)
 
 
 def answer_from_text(prompt: Prompt, text: str, context: str) -> Answer:

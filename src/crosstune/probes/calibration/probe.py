@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.special import softmax
 
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.models import ModelHandle
@@ -31,6 +30,7 @@ from crosstune.probes.questions import (
 )
 from crosstune.probes.targets import check_request, each_target, tuned_pairs
 from crosstune.progress import Advance, Progress
+from crosstune.respondents.model import answer_from_logprobs
 from crosstune.suite.prompts import ANSWER_CUE
 
 INSTRUCTION = "Answer with the letter of exactly one option."
@@ -73,10 +73,11 @@ def score_questions(handle: ModelHandle, questions: list[Question], both_orders:
     canon: dict[str, list[np.ndarray]] = {}
     mass: dict[str, list[float]] = {}
     for (q, order), lp in zip(plan, logps, strict=True):
+        answer = answer_from_logprobs(lp, "")
         p = np.empty(len(order))
-        p[list(order)] = softmax(lp)
+        p[list(order)] = answer.probs
         canon.setdefault(q.qid, []).append(p)
-        mass.setdefault(q.qid, []).append(float(np.exp(lp).sum()))
+        mass.setdefault(q.qid, []).append(answer.valid_mass)
     probs = [np.mean(canon[q.qid], axis=0) for q in questions]
     items = cm.item_scores(probs, [q.answer for q in questions])
     return pd.concat([pd.DataFrame({

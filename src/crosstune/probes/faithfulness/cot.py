@@ -12,13 +12,13 @@ import re
 from typing import Protocol
 
 import numpy as np
-from scipy.special import softmax
 
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.engine.generation import Generator
 from crosstune.models import ModelHandle
 from crosstune.probes.questions import Question, option_labels, prompt_text
 from crosstune.progress import Advance
+from crosstune.respondents.model import answer_from_logprobs
 
 COT_INSTRUCTION = "Think step by step, then answer with the letter of exactly one option."
 COT_CUE = "Let's think step by step:"
@@ -119,7 +119,7 @@ class ModelRespondent:
         queries = [OptionQuery(f"{self.context(q)}{' ' + c if c else ''}{ANSWER_PROMPT}",
                                option_labels(len(q.choices)))
                    for q, c in zip(questions, cots, strict=True)]
-        return [softmax(lp) for lp in self.scorer.logprobs(queries, progress)]
+        return [answer_from_logprobs(lp, "").probs for lp in self.scorer.logprobs(queries, progress)]
 
     def count_tokens(self, text: str) -> int:
         return len(self.handle.tokenizer(text, add_special_tokens=False)["input_ids"])
