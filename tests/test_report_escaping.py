@@ -61,11 +61,12 @@ def _values_inputs(tmp: Path) -> tuple[list[Path], Path, Path]:
 
 
 def _values_page(tmp: Path) -> str:
-    from crosstune.probes.values import ValuesConfig, probe_values
+    from crosstune.probes.runner import run_probe
+    from crosstune.probes.values import VALUES, ValuesConfig, values_request
 
     paths, lexicon, labels = _values_inputs(tmp)
-    result = probe_values(ValuesConfig(rewards=paths, lexicon=lexicon, labels=labels, permutations=19,
-                                       out=tmp / "values"))
+    result = run_probe(VALUES, values_request(rewards=paths),
+                       ValuesConfig(lexicon=lexicon, labels=labels, permutations=19), tmp / "values")
     return (result.folder / "report.html").read_text()
 
 

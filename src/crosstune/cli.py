@@ -583,23 +583,24 @@ def probe_values_command(
     out: Annotated[Path | None, typer.Option(help="run folder; default runs/values-MODELS")] = None,
 ) -> None:
     """Big Two value preferences (agency vs communion) of reward models or LMs, by family."""
-    from crosstune.probes.values import ValuesConfig, probe_values
+    from crosstune.probes.values import VALUES, ValuesConfig, values_request
     from crosstune.probes.values.files import MEAN_OF_MEDIANS_FILE
 
-    config = ValuesConfig(
-        models=model or [], reward_models=reward_model or [], rewards=rewards or [], lexicon=lexicon,
-        labels=labels, rules=rule or [], reference_family=reference_family, prompts=prompt or [],
-        prompt_file=prompt_file, output_index=output_index, prompt_format=prompt_format,
-        common_words=common_words, top=top,
-        permutations=permutations, seed=seed, batch_size=batch_size, device=device, dtype=dtype,
-        trust_remote_code=trust_remote_code, out=out,
+    config = validated(
+        ValuesConfig, lexicon=lexicon, labels=labels, rules=rule or [], reference_family=reference_family,
+        prompts=prompt or [], prompt_file=prompt_file, output_index=output_index,
+        common_words=common_words, top=top, permutations=permutations, seed=seed, batch_size=batch_size,
         **({"implicit_prompts": implicit_prompt} if implicit_prompt else {}))
-    result = probe_values(config, lambda message: console.print(terminal(message)))
-    if MEAN_OF_MEDIANS_FILE in result.tables:
-        _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
-    for note in result.notes:
-        console.print(f"note: {terminal(note)}")
-    console.print(f"results: {terminal(result.folder)}")
+    request = values_request(model, reward_model, rewards, prompt_format=prompt_format, device=device,
+                             dtype=dtype, trust_remote_code=trust_remote_code)
+
+    def show(result) -> None:
+        if MEAN_OF_MEDIANS_FILE in result.tables:
+            _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
+        for note in result.notes:
+            console.print(f"note: {terminal(note)}")
+
+    _run_probe(VALUES, request, config, out, show)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from crosstune.models.loader import FormatChoice
 from crosstune.progress import Progress
 from crosstune.store import slug
 
-TargetKind = Literal["lm", "reward", "scores"]
+TargetKind = Literal["lm", "reward", "external"]
 FORMATS = ("auto", "chat", "plain")
 
 
@@ -30,7 +30,7 @@ class ModelRequest:
 
     `models` are embedded names, folders, hub ids or .gguf files (a `crosstune run` folder
     stands for every model of the run) for LMs, reward-model folders or hub ids for `reward`,
-    score CSVs for `scores`.
+    score CSVs for `external`.
     """
 
     models: tuple[str, ...]
