@@ -20,16 +20,11 @@ import pandas as pd
 from markupsafe import Markup
 
 from crosstune.probes.interface import PageSection
+from crosstune.report.style import STYLE
 
 PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
-td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
-th { background: #f3f3f3; } .lead { background: #eef5ff; padding: 1em; border-radius: 6px; }
-img { max-width: 100%; } .notes { color: #a33; }
-</style></head><body>
+""" + STYLE + """</head><body>
 <h1>{{ title }}</h1>
 <p class="lead">{{ lead }}</p>
 {% if notes %}<ul class="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}

@@ -23,8 +23,7 @@ from crosstune.probes.calibration import metrics as cm
 from crosstune.probes.interface import ModelRequest, PageSection, ProbeDefaults, ProbeResult
 from crosstune.probes.questions import (
     Question,
-    generate_questions,
-    load_questions,
+    build_questions,
     option_labels,
     prompt_text,
 )
@@ -49,12 +48,6 @@ class CalibrationConfig(BaseModel):
     bins: int = Field(10, ge=2, description="bins of the binned ECEs (equal width and equal mass)")
     bootstrap: int = Field(1000, ge=10, description="bootstrap resamples per CI")
     token_budget: int = Field(2048, ge=64, description="max padded tokens per forward batch")
-
-
-def build_questions(config: CalibrationConfig) -> list[Question]:
-    if config.questions_file is not None:
-        return load_questions(config.questions_file)
-    return generate_questions(config.questions, config.seed)
 
 
 def orders(q: Question, both: bool) -> list[tuple[int, ...]]:
@@ -122,7 +115,7 @@ class Calibration(ProbeDefaults):
 
     def run(self, targets: ModelRequest, config: CalibrationConfig, progress: Progress) -> ProbeResult:
         check_request(targets, self.name)
-        questions = build_questions(config)
+        questions = build_questions(config.questions_file, config.questions, config.seed)
         boots = cm.resamples(len(questions), config.bootstrap, config.seed)
         cache = result_cache()
         tables, models = each_target(

@@ -39,7 +39,7 @@ from crosstune.probes.faithfulness.cot import (
     split_sentences,
 )
 from crosstune.probes.interface import ModelRequest, PageSection, ProbeDefaults, ProbeResult
-from crosstune.probes.questions import Question, generate_questions, load_questions
+from crosstune.probes.questions import Question, build_questions
 from crosstune.probes.targets import check_request, each_target, load, tuned_pairs
 from crosstune.progress import Advance, Progress
 
@@ -299,8 +299,7 @@ class Faithfulness(ProbeDefaults):
         if unknown:
             raise CrosstuneError(f"unknown faithfulness tests {unknown}; choose from {', '.join(TESTS)}")
         check_request(targets, self.name)
-        questions = (load_questions(config.questions_file) if config.questions_file
-                     else generate_questions(config.questions, config.seed))
+        questions = build_questions(config.questions_file, config.questions, config.seed)
         cache = result_cache()
         rewriter = (load(ModelRequest((config.rewriter,), device=targets.device), config.rewriter)
                     if config.rewriter else None)
