@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,6 +27,12 @@ from rich.text import Text
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pydantic import BaseModel
+
+    from crosstune.probes.interface import ModelRequest, Probe, ProbeResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure cognitive biases of language models and find where they come from.")
@@ -525,7 +532,7 @@ def probe_faithfulness_command(
                                       "faithfulness: value [95% CI]"))
 
 
-def _ci_table(frame, metric):
+def _ci_table(frame: pd.DataFrame, metric: pd.Series) -> pd.DataFrame:
     """`value [ci_low, ci_high]` per metric (rows) and model (columns), for the terminal."""
     cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
              for v, lo, hi in zip(frame.value, frame.ci_low, frame.ci_high, strict=True)]
@@ -533,14 +540,16 @@ def _ci_table(frame, metric):
                                                          values="cell").reset_index()
 
 
-def _lm_request(source: str, adapter: str | None, prompt_format: str, device: str | None):
+def _lm_request(source: str, adapter: str | None, prompt_format: str, device: str | None
+                ) -> ModelRequest:
     from crosstune.probes.interface import ModelRequest
 
     return ModelRequest((source,), adapter=adapter, prompt_format=prompt_format,  # type: ignore[arg-type]
                         device=device)
 
 
-def _run_probe(probe, request, config, out: Path | None, show) -> None:
+def _run_probe(probe: Probe, request: ModelRequest, config: BaseModel, out: Path | None,
+               show: Callable[[ProbeResult], None]) -> None:
     """Every probe command's one call: run under the progress display, `show` the result, say
     where it is."""
     from crosstune.probes.runner import run_probe
@@ -594,7 +603,7 @@ def probe_values_command(
     request = values_request(model, reward_model, rewards, prompt_format=prompt_format, device=device,
                              dtype=dtype, trust_remote_code=trust_remote_code)
 
-    def show(result) -> None:
+    def show(result: ProbeResult) -> None:
         if MEAN_OF_MEDIANS_FILE in result.tables:
             _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
         for note in result.notes:

@@ -8,7 +8,7 @@ and the autoescaped page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -46,9 +46,8 @@ class ModelRequest:
             raise CrosstuneError(f"--format must be auto, chat or plain, got {self.prompt_format!r}")
 
     def describe(self) -> dict[str, Any]:
-        """The request as the manifest records it."""
-        return {"models": list(self.models), "kind": self.kind, "adapter": self.adapter,
-                "prompt_format": self.prompt_format, "device": self.device, "dtype": self.dtype}
+        """The request as the manifest records it (JSON: a list of models)."""
+        return {**asdict(self), "models": list(self.models)}
 
     def slug(self) -> str:
         """A folder-safe name of the models (and the adapter)."""
