@@ -121,15 +121,16 @@ def test_a_rerun_of_eval_keeps_notes_in_the_folder(tmp_path, saved_tiny_model, i
 
 
 def test_a_refresh_of_a_values_folder_keeps_notes(tmp_path):
-    from crosstune.probes.values import ValuesConfig, probe_values
+    from crosstune.probes.runner import run_probe
+    from crosstune.probes.values import VALUES, ValuesConfig, values_request
 
     paths = []
     for i in range(2):
         paths.append(tmp_path / f"rm{i}.csv")
         paths[-1].write_text("response,best_ever_one,worst_ever_one\nlove,1,2\npower,2,1\ncare,0,3\n")
-    config = ValuesConfig(rewards=paths, permutations=19, out=tmp_path / "values")
-    probe_values(config)
+    request, config = values_request(rewards=paths), ValuesConfig(permutations=19)
+    run_probe(VALUES, request, config, tmp_path / "values")
     (tmp_path / "values" / "notes.txt").write_text("mine")
-    probe_values(config)
+    run_probe(VALUES, request, config, tmp_path / "values")
     assert (tmp_path / "values" / "notes.txt").read_text() == "mine"
     assert (tmp_path / "values" / "manifest.json").exists()

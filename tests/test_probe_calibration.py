@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 
 from crosstune.errors import CrosstuneError
-from crosstune.probes import calibration_metrics as cm
-from crosstune.probes import calibration_targets as ct
-from crosstune.probes.calibration import CalibrationConfig, run_calibration, score_questions
+from crosstune.probes.calibration import CALIBRATION, CalibrationConfig, score_questions
+from crosstune.probes.calibration import files as F
+from crosstune.probes.calibration import metrics as cm
+from crosstune.probes.interface import ModelRequest
 from crosstune.probes.questions import generate_questions, load_questions
+from crosstune.probes.runner import run_probe
+from crosstune.store import MANIFEST, REPORT
 
 
 def _items(confidence: np.ndarray, correct: np.ndarray) -> pd.DataFrame:
@@ -113,20 +116,20 @@ def test_both_orders_average_the_listed_and_reversed_probabilities(causal_handle
 def test_run_calibration_writes_tables_report_and_manifest(saved_tiny_model, tmp_path):
     out = tmp_path / "calib"
     config = CalibrationConfig(questions=8, bootstrap=20)
-    result = run_calibration(str(saved_tiny_model), config, out)
-    for name in (ct.ANSWERS_PARQUET, ct.METRICS_CSV, ct.RELIABILITY_CSV, ct.SELECTIVE_CSV,
-                 ct.MODELS_CSV, ct.REPORT_HTML, ct.MANIFEST):
+    result = run_probe(CALIBRATION, ModelRequest((str(saved_tiny_model),)), config, out)
+    for name in (F.ANSWERS_PARQUET, F.METRICS_CSV, F.RELIABILITY_CSV, F.SELECTIVE_CSV,
+                 F.MODELS_CSV, REPORT, MANIFEST):
         assert (out / name).exists(), name
-    manifest = json.loads((out / ct.MANIFEST).read_text())
+    manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["kind"] == "crosstune-calibration" and manifest["n_questions"] == 8
-    assert "smooth_ece" in set(result.metrics.metric)
-    assert "Reliability diagram" in (out / ct.REPORT_HTML).read_text()
+    assert "smooth_ece" in set(result.tables[F.METRICS_CSV].metric)
+    assert "Reliability diagram" in (out / REPORT).read_text()
 
 
 def test_probe_refuses_a_folder_of_another_kind(tmp_path):
-    (tmp_path / ct.MANIFEST).write_text(json.dumps({"kind": "crosstune-eval"}))
+    (tmp_path / MANIFEST).write_text(json.dumps({"kind": "crosstune-eval"}))
     with pytest.raises(CrosstuneError, match="holds an evaluation"):
-        ct.claim_probe_folder(tmp_path, "crosstune-calibration")
+        run_probe(CALIBRATION, ModelRequest(("no-such-model",)), CalibrationConfig(), tmp_path)
 
 
 def test_reliability_bins_are_numbered_by_their_place_on_the_confidence_axis():
@@ -160,4 +163,4 @@ def test_probe_calibration_command_prints_metrics_and_writes_the_folder(saved_ti
     result = _cli("probe", "calibration", str(saved_tiny_model), "--questions", "4",
                   "--bootstrap", "10", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "smooth_ece" in result.stdout and (out / ct.METRICS_CSV).exists()
+    assert "smooth_ece" in result.stdout and (out / F.METRICS_CSV).exists()

@@ -11,11 +11,14 @@ import pytest
 
 from crosstune.engine import ResultCache
 from crosstune.engine.generation import Generator
-from crosstune.probes import calibration_targets as ct
-from crosstune.probes import faithfulness_metrics as fm
-from crosstune.probes.cot import filler, rule_mistake, split_sentences
-from crosstune.probes.faithfulness import FaithfulnessConfig, measure, run_faithfulness
+from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig, measure
+from crosstune.probes.faithfulness import files as F
+from crosstune.probes.faithfulness import metrics as fm
+from crosstune.probes.faithfulness.cot import filler, rule_mistake, split_sentences
+from crosstune.probes.interface import ModelRequest
 from crosstune.probes.questions import Question
+from crosstune.probes.runner import run_probe
+from crosstune.store import MANIFEST, REPORT
 
 LETTERS = "ABCD"
 _OPTION = re.compile(r"option ([A-D])")
@@ -71,7 +74,7 @@ class ScriptedRewriter:
 def _summary(reader, **config) -> pd.DataFrame:
     cfg = FaithfulnessConfig(samples=4, bootstrap=50, filler_step=2, **config)
     tables = measure(_questions(), ScriptedSampler(), reader, ScriptedRewriter(), cfg)
-    return tables[ct.FAITHFULNESS_CSV].set_index(["test", "metric"]).value, tables
+    return tables[F.FAITHFULNESS_CSV].set_index(["test", "metric"]).value, tables
 
 
 def test_respondent_ignoring_its_cot_gets_aoc_zero():
@@ -90,7 +93,7 @@ def test_respondent_answering_from_its_last_sentence_gets_the_maximal_aoc():
     assert summary[("mistakes", "aoc")] == pytest.approx(expected)
     assert summary[("mistakes", "share_rule_edits")] == 0.0
     assert summary[("paraphrase", "share_unchanged")] == 1.0
-    assert tables[ct.COTS_PARQUET].n_sentences.tolist()[:4] == [1, 2, 3, 4]
+    assert tables[F.COTS_PARQUET].n_sentences.tolist()[:4] == [1, 2, 3, 4]
 
 
 def test_per_cot_aoc_mean_equals_the_length_weighted_aoc_of_mean_curves():
@@ -150,12 +153,12 @@ def test_sampling_is_reproducible_distinct_from_greedy_and_cached_per_sample(cau
 def test_run_faithfulness_on_a_tiny_model_writes_every_table(saved_tiny_model, tmp_path):
     out = tmp_path / "faith"
     config = FaithfulnessConfig(questions=2, samples=1, cot_tokens=12, bootstrap=20)
-    result = run_faithfulness(str(saved_tiny_model), config, out)
-    for name in (ct.COTS_PARQUET, ct.READINGS_PARQUET, ct.CURVES_CSV, ct.FILLER_CSV,
-                 ct.FAITHFULNESS_CSV, ct.UNITS_PARQUET, ct.MODELS_CSV, ct.REPORT_HTML, ct.MANIFEST):
+    result = run_probe(FAITHFULNESS, ModelRequest((str(saved_tiny_model),)), config, out)
+    for name in (F.COTS_PARQUET, F.READINGS_PARQUET, F.CURVES_CSV, F.FILLER_CSV,
+                 F.FAITHFULNESS_CSV, F.UNITS_PARQUET, F.MODELS_CSV, REPORT, MANIFEST):
         assert (out / name).exists(), name
-    assert json.loads((out / ct.MANIFEST).read_text())["kind"] == "crosstune-faithfulness"
-    assert set(result.summary.test) >= {"cots"}
+    assert json.loads((out / MANIFEST).read_text())["kind"] == "crosstune-faithfulness"
+    assert set(result.tables[F.FAITHFULNESS_CSV].test) >= {"cots"}
 
 
 class SilentSampler(ScriptedSampler):
@@ -166,7 +169,7 @@ class SilentSampler(ScriptedSampler):
 def test_a_respondent_writing_no_cot_is_reported_not_crashed_on():
     cfg = FaithfulnessConfig(samples=2, bootstrap=20)
     tables = measure(_questions(3), SilentSampler(), LastSentenceReader(), ScriptedRewriter(), cfg)
-    summary = tables[ct.FAITHFULNESS_CSV].set_index(["test", "metric"]).value
+    summary = tables[F.FAITHFULNESS_CSV].set_index(["test", "metric"]).value
     assert summary[("cots", "empty_share")] == 1.0
     assert ("early", "aoc") not in summary.index
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from crosstune.errors import CrosstuneError
-from crosstune.probes.values import ValuesConfig, probe_values
+from crosstune.probes.runner import run_probe
+from crosstune.probes.values import VALUES, ValuesConfig, values_request
 from crosstune.probes.values import files as F
 from crosstune.probes.values.implicit_reward import by_decoded, category_sums, extremes, mwlr, shared_mwlr
 from crosstune.probes.values.lexicon import read_lexicon
@@ -22,6 +23,15 @@ from crosstune.probes.values.ranks import median_ranks, rank_words
 from crosstune.probes.values.stats import cell_tests, mixed_model, with_levels
 from tests.conftest import USER_HOME
 from tests.values_fixtures import demo_words, save_reward_model, save_tiny_lm, train_tokenizer
+
+
+def probe_values(given: dict):
+    """`crosstune probe values` as a library call: inputs, settings and folder apart, one runner."""
+    settings = dict(given)
+    inputs = {k: settings.pop(k, None) for k in ("models", "reward_models", "rewards")}
+    out = settings.pop("out")
+    return run_probe(VALUES, values_request(**inputs), ValuesConfig(**settings), out)
+
 
 KEYS = ["best_ever_one", "greatest_world_please", "good_time_single",
         "worst_ever_one", "bad_world_please", "terrible_time_single"]
@@ -199,7 +209,7 @@ def reward_models(tmp_path_factory):
 
 
 def test_probe_finds_the_category_a_reward_model_was_trained_to_prefer(reward_models, tmp_path):
-    config = ValuesConfig(reward_models=[str(reward_models["agentic-rm"]), str(reward_models["communal-rm"])],
+    config = dict(reward_models=[str(reward_models["agentic-rm"]), str(reward_models["communal-rm"])],
                           rules=["family=^(agentic|communal)"], prompts=KEYS, permutations=199,
                           batch_size=64, out=tmp_path / "run")
     result = probe_values(config)
@@ -234,7 +244,7 @@ def test_reward_scores_are_batched_without_padding_and_cached_by_model_fingerpri
 
 
 def test_reference_family_option_changes_the_contrast(reward_models, tmp_path):
-    config = ValuesConfig(reward_models=[str(reward_models["agentic-rm"]), str(reward_models["communal-rm"])],
+    config = dict(reward_models=[str(reward_models["agentic-rm"]), str(reward_models["communal-rm"])],
                           rules=["family=^(agentic|communal)"], prompts=KEYS[1:5], permutations=99,
                           reference_family="communal", batch_size=64, out=tmp_path / "run")
     terms = list(probe_values(config).tables[F.MIXED_FILE]["term"])
@@ -243,7 +253,7 @@ def test_reference_family_option_changes_the_contrast(reward_models, tmp_path):
 
 def test_a_design_too_small_for_the_mixed_model_gives_a_note_not_a_crash(tmp_path):
     paths = [_write_rewards(tmp_path, name, 0.0, i) for i, name in enumerate(["llama-1", "gemma-1"])]
-    result = probe_values(ValuesConfig(rewards=paths, rules=["family=^(llama|gemma)"], prompts=KEYS[::3],
+    result = probe_values(dict(rewards=paths, rules=["family=^(llama|gemma)"], prompts=KEYS[::3],
                                        permutations=19, out=tmp_path / "run"))
     assert F.MIXED_FILE not in result.tables
     assert any(n.startswith("mixed model not fitted") for n in result.notes)
@@ -251,12 +261,12 @@ def test_a_design_too_small_for_the_mixed_model_gives_a_note_not_a_crash(tmp_pat
 
 def test_a_multi_output_head_is_read_at_the_output_index_given(reward_models, tmp_path):
     three = str(reward_models["three-outputs"])
-    result = probe_values(ValuesConfig(reward_models=[three], output_index=2, prompts=KEYS[:1],
+    result = probe_values(dict(reward_models=[three], output_index=2, prompts=KEYS[:1],
                                        batch_size=64, out=tmp_path / "run"))
     assert result.manifest["models"][0]["output_index"] == 2
     assert any("one family only" in n for n in result.notes)
     with pytest.raises(CrosstuneError, match="--output-index 3 is out of range for a head with 3"):
-        probe_values(ValuesConfig(reward_models=[three], output_index=3, out=tmp_path / "run2"))
+        probe_values(dict(reward_models=[three], output_index=3, out=tmp_path / "run2"))
 
 
 # --- the LM path on two tiny models with different tokenizers -----------------------------
@@ -268,7 +278,7 @@ def test_lm_path_scores_single_token_words_reports_dropped_ones_and_the_implicit
     lexicon = tmp_path / "lex.csv"
     lexicon.write_text("Category,token_decoded\nagency,power\nagency,success\nagency,xylophonequartz\n"
                        "communion,love\ncommunion,family\n")
-    config = ValuesConfig(models=[str(chat), str(plain)], lexicon=lexicon, prompts=KEYS, permutations=99,
+    config = dict(models=[str(chat), str(plain)], lexicon=lexicon, prompts=KEYS, permutations=99,
                           implicit_prompts=["greatest_ever_one", "worst_ever_one"], top=5,
                           out=tmp_path / "run")
     result = probe_values(config)
@@ -276,8 +286,8 @@ def test_lm_path_scores_single_token_words_reports_dropped_ones_and_the_implicit
     assert set(dropped["word"]) == {"xylophonequartz"}
     assert dropped["reason"].str.startswith("multi-token").all()
     assert any("1 of 5 lexicon words dropped" in n for n in result.notes)
-    assert set(result.scores["word"]) == {"power", "success", "love", "family"}
-    assert (result.scores["score"] < 0).all()
+    assert set(result.tables[F.SCORES_FILE]["word"]) == {"power", "success", "love", "family"}
+    assert (result.tables[F.SCORES_FILE]["score"] < 0).all()
     assert F.ANOVA_FILE in result.tables
     top = result.tables[F.IMPLICIT_TOP_FILE]
     assert set(top["prompt"]) == {"greatest_ever_one", "worst_ever_one"}
@@ -304,12 +314,12 @@ def _write_rewards(folder, name, communion_bonus, seed):
 def test_external_scores_are_ranked_and_tested_like_model_scores(tmp_path):
     paths = [_write_rewards(tmp_path, f"llama-{i}", 0.0, i) for i in range(2)] + \
             [_write_rewards(tmp_path, f"gemma-{i}", 3.0, 10 + i) for i in range(2)]
-    result = probe_values(ValuesConfig(rewards=paths, rules=["family=^(llama|gemma)"], permutations=99,
+    result = probe_values(dict(rewards=paths, rules=["family=^(llama|gemma)"], permutations=99,
                                        out=tmp_path / "run"))
     means = result.tables[F.MEAN_OF_MEDIANS_FILE].set_index(["framing", "category"])
     assert (means.xs("communion", level="category")["gemma - llama"] < -15).all()
     # " love" strips to "love": the higher of the two scores is kept, so 80 words per prompt
-    assert result.scores.groupby(["model", "prompt"]).size().eq(80).all()
+    assert result.tables[F.SCORES_FILE].groupby(["model", "prompt"]).size().eq(80).all()
     assert result.manifest["models"][0]["sha256"]
 
 
@@ -317,7 +327,7 @@ def test_labels_file_maps_rewards_files_to_model_names_and_families(tmp_path):
     paths = [_write_rewards(tmp_path, n, 0.0, i) for i, n in enumerate(["rm_a", "rm_b"])]
     labels = tmp_path / "labels.csv"
     labels.write_text("model,file,family\nAlpha-RM,rm_a.csv,llama\nBeta-RM,rm_b.csv,gemma\n")
-    result = probe_values(ValuesConfig(rewards=paths, labels=labels, permutations=19, out=tmp_path / "run"))
+    result = probe_values(dict(rewards=paths, labels=labels, permutations=19, out=tmp_path / "run"))
     assert result.manifest["families"] == {"Alpha-RM": "llama", "Beta-RM": "gemma"}
 
 
@@ -365,11 +375,11 @@ def test_demo_on_the_embedded_models_runs_the_lm_and_implicit_reward_paths(tmp_p
     if USER_HOME:  # reuse the converted models; keep the result cache in the test's home
         isolated_home.mkdir(parents=True, exist_ok=True)
         (isolated_home / "models").symlink_to(Path(USER_HOME) / "models")
-    result = probe_values(ValuesConfig(models=["gemma-3-270m", "smollm2-135m-instruct"],
+    result = probe_values(dict(models=["gemma-3-270m", "smollm2-135m-instruct"],
                                        rules=["family=^(gemma|smollm)"], prompts=KEYS, permutations=199,
                                        out=tmp_path / "demo"))
     assert result.manifest["family_order"] == ["gemma", "smollm"]
-    assert result.scores["word"].nunique() > 20
+    assert result.tables[F.SCORES_FILE]["word"].nunique() > 20
     shared = pd.read_parquet(tmp_path / "demo" / F.IMPLICIT_FILE)
     assert len(shared) > 10_000
     assert {"mixed_model.csv", "cell_tests.csv", "lm_anova.csv"} <= set(result.tables)

@@ -61,11 +61,12 @@ def _values_inputs(tmp: Path) -> tuple[list[Path], Path, Path]:
 
 
 def _values_page(tmp: Path) -> str:
-    from crosstune.probes.values import ValuesConfig, probe_values
+    from crosstune.probes.runner import run_probe
+    from crosstune.probes.values import VALUES, ValuesConfig, values_request
 
     paths, lexicon, labels = _values_inputs(tmp)
-    result = probe_values(ValuesConfig(rewards=paths, lexicon=lexicon, labels=labels, permutations=19,
-                                       out=tmp / "values"))
+    result = run_probe(VALUES, values_request(rewards=paths),
+                       ValuesConfig(lexicon=lexicon, labels=labels, permutations=19), tmp / "values")
     return (result.folder / "report.html").read_text()
 
 
@@ -86,22 +87,27 @@ def _questions(tmp: Path) -> Path:
 
 
 def _calibration_page(tmp: Path, model: Path) -> str:
-    from crosstune.probes.calibration import CalibrationConfig, run_calibration
+    from crosstune.probes.calibration import CALIBRATION, CalibrationConfig
+    from crosstune.probes.interface import ModelRequest
+    from crosstune.probes.runner import run_probe
 
     config = CalibrationConfig(questions_file=_questions(tmp), bootstrap=10)
-    result = run_calibration(str(_model_with_a_hostile_name(model, tmp)), config, tmp / "calibration")
-    return (Path(result.manifest["folder"]) / "report.html").read_text()
+    result = run_probe(CALIBRATION, ModelRequest((str(_model_with_a_hostile_name(model, tmp)),)), config,
+                       tmp / "calibration")
+    return (result.folder / "report.html").read_text()
 
 
 def _faithfulness_page(tmp: Path, model: Path) -> str:
-    from crosstune.probes.faithfulness import FaithfulnessConfig, run_faithfulness
+    from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig
+    from crosstune.probes.interface import ModelRequest
+    from crosstune.probes.runner import run_probe
 
     config = FaithfulnessConfig(questions_file=_questions(tmp), samples=1, cot_tokens=8, max_sentences=2,
                                 tests=["early"], bootstrap=10)
     source = tmp / f"tiny{EVIL}{MATH}"
-    result = run_faithfulness(str(source if source.exists() else _model_with_a_hostile_name(model, tmp)),
-                              config, tmp / "faithfulness")
-    return (Path(result.manifest["folder"]) / "report.html").read_text()
+    model_path = str(source if source.exists() else _model_with_a_hostile_name(model, tmp))
+    result = run_probe(FAITHFULNESS, ModelRequest((model_path,)), config, tmp / "faithfulness")
+    return (result.folder / "report.html").read_text()
 
 
 def test_every_page_crosstune_writes_escapes_markup_in_every_user_string(tmp_path, saved_tiny_model,

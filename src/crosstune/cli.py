@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,6 +27,12 @@ from rich.text import Text
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pydantic import BaseModel
+
+    from crosstune.probes.interface import ModelRequest, Probe, ProbeResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure cognitive biases of language models and find where they come from.")
@@ -479,18 +485,14 @@ def probe_calibration_command(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
 ) -> None:
     """Calibration on known-answer questions: accuracy, Brier, ECEs, selective accuracy, CIs."""
-    from crosstune.probes.calibration import CalibrationConfig, run_calibration
+    from crosstune.probes.calibration import CALIBRATION, CalibrationConfig
+    from crosstune.probes.calibration.files import METRICS_CSV
 
     config = validated(CalibrationConfig, questions=questions, questions_file=questions_file,
                          both_orders=both_orders, bins=bins, bootstrap=bootstrap, seed=seed)
-    with _probe_progress() as tasks:
-        result = run_calibration(source, config, out, adapter, prompt_format, device, tasks)
-    m = result.metrics
-    cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(m.value, m.ci_low, m.ci_high, strict=True)]
-    _print_frame(m.assign(cell=cells).pivot(index="metric", columns="model", values="cell").reset_index(),
-                 "calibration: value [95% CI]")
-    console.print(f"results and report: {terminal(result.manifest['folder'])} "
-                  f"({result.manifest['timing_s']:.0f}s)")
+    _run_probe(CALIBRATION, _lm_request(source, adapter, prompt_format, device), config, out,
+               lambda r: _print_frame(_ci_table(r.tables[METRICS_CSV], r.tables[METRICS_CSV].metric),
+                                      "calibration: value [95% CI]"))
 
 
 @probe_app.command("faithfulness")
@@ -517,33 +519,45 @@ def probe_faithfulness_command(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
 ) -> None:
     """Chain-of-thought faithfulness (Lanham et al. 2023): early answering, mistakes, filler, paraphrase."""
-    from crosstune.probes.faithfulness import FaithfulnessConfig, run_faithfulness
+    from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig
+    from crosstune.probes.faithfulness.files import FAITHFULNESS_CSV
 
     config = validated(FaithfulnessConfig, questions=questions, questions_file=questions_file,
                          samples=samples, temperature=temperature, cot_tokens=cot_tokens,
                          max_sentences=max_sentences, filler_step=filler_step, rewriter=rewriter,
                          tests=[t.strip() for t in tests.split(",") if t.strip()],
                          bootstrap=bootstrap, batch_size=batch_size, seed=seed)
-    with _probe_progress() as tasks:
-        result = run_faithfulness(source, config, out, adapter, prompt_format, device, tasks)
-    s = result.summary
-    cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(s.value, s.ci_low, s.ci_high, strict=True)]
-    _print_frame(s.assign(metric=s.test + " " + s.metric, cell=cells)
-                 .pivot(index="metric", columns="model", values="cell").reset_index(),
-                 "faithfulness: value [95% CI]")
-    console.print(f"results and report: {terminal(result.manifest['folder'])} "
-                  f"({result.manifest['timing_s']:.0f}s)")
+    _run_probe(FAITHFULNESS, _lm_request(source, adapter, prompt_format, device), config, out,
+               lambda r: _print_frame(_ci_table(s := r.tables[FAITHFULNESS_CSV], s.test + " " + s.metric),
+                                      "faithfulness: value [95% CI]"))
 
 
-@contextlib.contextmanager
-def _probe_progress():
-    """Rich progress bars; yields a factory (description, total) -> advance(k)."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as bar:
-        def start(description: str, total: int):
-            task = bar.add_task(terminal(description), total=total)
-            return lambda k: bar.advance(task, k)
-        yield start
+def _ci_table(frame: pd.DataFrame, metric: pd.Series) -> pd.DataFrame:
+    """`value [ci_low, ci_high]` per metric (rows) and model (columns), for the terminal."""
+    cells = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+             for v, lo, hi in zip(frame.value, frame.ci_low, frame.ci_high, strict=True)]
+    return frame.assign(metric=metric, cell=cells).pivot(index="metric", columns="model",
+                                                         values="cell").reset_index()
+
+
+def _lm_request(source: str, adapter: str | None, prompt_format: str, device: str | None
+                ) -> ModelRequest:
+    from crosstune.probes.interface import ModelRequest
+
+    return ModelRequest((source,), adapter=adapter, prompt_format=prompt_format,  # type: ignore[arg-type]
+                        device=device)
+
+
+def _run_probe(probe: Probe, request: ModelRequest, config: BaseModel, out: Path | None,
+               show: Callable[[ProbeResult], None]) -> None:
+    """Every probe command's one call: run under the progress display, `show` the result, say
+    where it is."""
+    from crosstune.probes.runner import run_probe
+
+    with _progress_bar() as bar:
+        result = run_probe(probe, request, config, out, _RichProgress(bar))
+    show(result)
+    console.print(f"results and report: {terminal(result.folder)} ({result.timing_s['total']:.0f}s)")
 
 
 @probe_app.command("values")
@@ -578,23 +592,24 @@ def probe_values_command(
     out: Annotated[Path | None, typer.Option(help="run folder; default runs/values-MODELS")] = None,
 ) -> None:
     """Big Two value preferences (agency vs communion) of reward models or LMs, by family."""
-    from crosstune.probes.values import ValuesConfig, probe_values
+    from crosstune.probes.values import VALUES, ValuesConfig, values_request
     from crosstune.probes.values.files import MEAN_OF_MEDIANS_FILE
 
-    config = ValuesConfig(
-        models=model or [], reward_models=reward_model or [], rewards=rewards or [], lexicon=lexicon,
-        labels=labels, rules=rule or [], reference_family=reference_family, prompts=prompt or [],
-        prompt_file=prompt_file, output_index=output_index, prompt_format=prompt_format,
-        common_words=common_words, top=top,
-        permutations=permutations, seed=seed, batch_size=batch_size, device=device, dtype=dtype,
-        trust_remote_code=trust_remote_code, out=out,
+    config = validated(
+        ValuesConfig, lexicon=lexicon, labels=labels, rules=rule or [], reference_family=reference_family,
+        prompts=prompt or [], prompt_file=prompt_file, output_index=output_index,
+        common_words=common_words, top=top, permutations=permutations, seed=seed, batch_size=batch_size,
         **({"implicit_prompts": implicit_prompt} if implicit_prompt else {}))
-    result = probe_values(config, lambda message: console.print(terminal(message)))
-    if MEAN_OF_MEDIANS_FILE in result.tables:
-        _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
-    for note in result.notes:
-        console.print(f"note: {terminal(note)}")
-    console.print(f"results: {terminal(result.folder)}")
+    request = values_request(model, reward_model, rewards, prompt_format=prompt_format, device=device,
+                             dtype=dtype, trust_remote_code=trust_remote_code)
+
+    def show(result: ProbeResult) -> None:
+        if MEAN_OF_MEDIANS_FILE in result.tables:
+            _print_frame(result.tables[MEAN_OF_MEDIANS_FILE].round(2), "mean median rank (lower = preferred)")
+        for note in result.notes:
+            console.print(f"note: {terminal(note)}")
+
+    _run_probe(VALUES, request, config, out, show)
 
 
 def main() -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from crosstune.errors import CrosstuneError, validated
 from crosstune.models.handle import ModelHandle
 from crosstune.models.loader import FormatChoice, load_model
 from crosstune.paths import result_cache
+from crosstune.progress import Advance, Progress
 from crosstune.provenance import provenance
 from crosstune.respondents.base import Answer, Prompt, Respondent
 from crosstune.respondents.model import ModelRespondent
@@ -62,17 +62,6 @@ class EvalResult:
     """Mean probability by presented position, per number of options (position_preference)."""
 
 
-Progress = Callable[[int], None]
-
-
-class EvalProgress(Protocol):
-    """What a caller sees of a long evaluation: named stages and units of work done."""
-
-    def stage(self, text: str, total: int | None = None) -> None: ...
-
-    def advance(self, done: int) -> None: ...
-
-
 MAX_PAIRS = 10_000
 """Pairs per bias a run may ask for; beyond it an evaluation runs for days."""
 
@@ -106,7 +95,7 @@ def as_respondent(subject: ModelHandle | Respondent, config: EvalConfig,
 
 
 def evaluate(subject: ModelHandle | Respondent, config: EvalConfig,
-             cache: ResultCache | None = None, progress: Progress | None = None,
+             cache: ResultCache | None = None, progress: Advance | None = None,
              pairs: list[TestPair] | None = None) -> EvalResult:
     """Score every pair of the selected biases (`pairs`: already built from config)."""
     pairs = pairs if pairs is not None else build_pairs(config)
@@ -132,7 +121,7 @@ def evaluate(subject: ModelHandle | Respondent, config: EvalConfig,
 
 
 def score_pairs(respondent: Respondent, pairs: list[TestPair], metric: str = "expected",
-                progress: Progress | None = None) -> tuple[pd.DataFrame, list[Answer]]:
+                progress: Advance | None = None) -> tuple[pd.DataFrame, list[Answer]]:
     """(per-pair table with every metric, the answers in presentation order)."""
     prompts = presentations(pairs)
     answers = respondent.answer(prompts, progress)
@@ -241,7 +230,7 @@ def evaluate_model(model: str, config: EvalConfig, folder: Path | None = None, *
                    adapter: str | None = None, prompt_format: FormatChoice = "auto",
                    device: str | None = None, dtype: str | None = None,
                    trust_remote_code: bool = False,
-                   progress: EvalProgress | None = None) -> tuple[EvalResult, Path]:
+                   progress: Progress | None = None) -> tuple[EvalResult, Path]:
     """`crosstune eval` as one call: check everything that can be checked before loading the
     model (settings, biases, output folder, result cache), load it, evaluate into the folder."""
     pairs = build_pairs(config)
@@ -271,7 +260,7 @@ def identity(handle: ModelHandle | Respondent, config: EvalConfig) -> dict[str, 
 
 
 def evaluate_into(folder: Path, handle: ModelHandle | Respondent, config: EvalConfig,
-                  cache: ResultCache | None = None, progress: Progress | None = None,
+                  cache: ResultCache | None = None, progress: Advance | None = None,
                   pairs: list[TestPair] | None = None) -> EvalResult:
     """Evaluate `handle` into `folder`: claimed before the work, written whole after it.
 

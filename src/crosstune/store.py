@@ -162,6 +162,11 @@ def ensure_file_writable(path: Path, option: str) -> None:
         raise CrosstuneError(f"{option} {path}: cannot write there (read-only); choose another path")
 
 
+def register_kind(kind: str, name: str) -> None:
+    """A folder kind a probe adds: its manifest's `kind`, called `name` ('a calibration probe')."""
+    _NAMES.setdefault(kind, name)  # type: ignore[call-overload]
+
+
 def kind_name(kind: str) -> str:
     """'an evaluation', 'a calibration probe', ... for messages."""
     return _NAMES.get(kind, repr(kind))  # type: ignore[call-overload]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crosstune.errors import CrosstuneError
+from crosstune.progress import Advance
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class ResultCache:
 
 def cached(cache: ResultCache | None, keys: list[str],
            compute: Callable[[list[int]], Iterator[dict[int, Any]]],
-           progress: Callable[[int], None] | None = None,
+           progress: Advance | None = None,
            store: Callable[[Any], Any] = lambda v: v, load: Callable[[Any], Any] = lambda v: v,
            ) -> list[Any]:
     """One caching wrapper for every engine path (lm-eval's CachingLM idea): look every key up,

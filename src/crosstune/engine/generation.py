@@ -11,8 +11,8 @@ import torch
 
 from crosstune.engine.cache import ResultCache, cache_key, cached
 from crosstune.engine.precision import compute_precision
-from crosstune.engine.scoring import Progress
 from crosstune.models.handle import ModelHandle
+from crosstune.progress import Advance
 
 
 class Generator:
@@ -38,12 +38,12 @@ class Generator:
         self.top_p = top_p
         self.seed = seed
 
-    def generate(self, contexts: list[str], progress: Progress | None = None) -> list[str]:
+    def generate(self, contexts: list[str], progress: Advance | None = None) -> list[str]:
         keys = [cache_key(self.handle.fingerprint, self.method, [c, self.max_new_tokens])
                 for c in contexts]
         return self._cached(keys, contexts, progress, lambda batch, _: self._generate_batch(batch))
 
-    def sample(self, contexts: list[str], count: int = 1, progress: Progress | None = None
+    def sample(self, contexts: list[str], count: int = 1, progress: Advance | None = None
                ) -> list[list[str]]:
         """`count` sampled continuations of each context, in context order."""
         items = [(c, j) for c in contexts for j in range(count)]
@@ -53,7 +53,7 @@ class Generator:
         flat = self._cached(keys, [c for c, _ in items], progress, self._sample_batch)
         return [flat[i * count:(i + 1) * count] for i in range(len(contexts))]
 
-    def _cached(self, keys: list[str], contexts: list[str], progress: Progress | None,
+    def _cached(self, keys: list[str], contexts: list[str], progress: Advance | None,
                 produce: Callable[[list[str], list[str]], list[str]]) -> list[str]:
         def compute(todo: list[int]) -> Iterator[dict[int, str]]:
             todo = sorted(todo, key=lambda i: len(contexts[i]), reverse=True)

@@ -9,7 +9,7 @@ the attention mask. All paths agree with one-prompt-at-a-time scoring to ~1e-6.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,11 +17,10 @@ import torch
 
 from crosstune.engine.cache import ResultCache, cache_key, cached
 from crosstune.engine.precision import compute_precision
-from crosstune.engine.tokens import EncodedQuery, encode_causal, encode_seq2seq
+from crosstune.engine.tokens import EncodedQuery, encode_causal, encode_given, encode_seq2seq
 from crosstune.engine.trie import Batch, Path, Trie, build_trie, plan, row_mask
 from crosstune.models.handle import ModelHandle
-
-Progress = Callable[[int], None]
+from crosstune.progress import Advance
 
 MASKABLE_ATTENTION = {"sdpa", "eager"}
 MASKABLE_LAYERS = {"full_attention", "sliding_attention"}
@@ -29,10 +28,22 @@ MASKABLE_LAYERS = {"full_attention", "sliding_attention"}
 
 @dataclass(frozen=True)
 class OptionQuery:
-    """A context and the label continuations to score after it (e.g. ' A', ' B')."""
+    """A context and the label continuations to score after it (e.g. ' A', ' B').
+
+    `token_ids`: labels the caller has already found to be one token each (one id per label,
+    e.g. a lexicon's single-token words); the context is then tokenised as it stands, with no
+    trailing whitespace moved into the labels.
+    """
 
     context: str
     labels: tuple[str, ...]
+    token_ids: tuple[int, ...] | None = None
+
+    @property
+    def payload(self) -> list:
+        """What the answer depends on besides the model (the cache key's content)."""
+        given = [] if self.token_ids is None else [self.token_ids]
+        return [self.context, self.labels, *given]
 
 
 class OptionScorer:
@@ -66,11 +77,10 @@ class OptionScorer:
         return f"{self.method}+{compute}-matmul" if compute else self.method
 
     def logprobs(
-        self, queries: list[OptionQuery], progress: Progress | None = None
+        self, queries: list[OptionQuery], progress: Advance | None = None
     ) -> list[np.ndarray]:
         """log P(label | context) per label, in query order (raw, not renormalised)."""
-        keys = [cache_key(self.handle.fingerprint, self.cache_method, [q.context, q.labels])
-                for q in queries]
+        keys = [cache_key(self.handle.fingerprint, self.cache_method, q.payload) for q in queries]
 
         def compute(todo: list[int]) -> Iterator[dict[int, np.ndarray]]:
             encoded = {i: self._encode(queries[i]) for i in todo}
@@ -82,6 +92,9 @@ class OptionScorer:
 
     def _encode(self, query: OptionQuery) -> EncodedQuery:
         tok = self.handle.tokenizer
+        if query.token_ids is not None:
+            return encode_given(tok, query.context, query.token_ids,
+                                self.handle.kind == "seq2seq" or self.handle.add_special_tokens)
         if self.handle.kind == "seq2seq":
             return encode_seq2seq(tok, query.context, query.labels)
         return encode_causal(tok, query.context, query.labels, self.handle.add_special_tokens)

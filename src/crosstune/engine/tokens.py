@@ -30,6 +30,12 @@ def encode_causal(tokenizer: Any, context: str, labels: tuple[str, ...], special
     return EncodedQuery(ctx_ids, tuple(conts))
 
 
+def encode_given(tokenizer: Any, context: str, token_ids: tuple[int, ...], special: bool) -> EncodedQuery:
+    """The context as it stands; each label is the one token the caller gives."""
+    return EncodedQuery(tokenizer(context, add_special_tokens=special)["input_ids"],
+                        tuple((i,) for i in token_ids))
+
+
 def encode_seq2seq(tokenizer: Any, context: str, labels: tuple[str, ...]) -> EncodedQuery:
     """Encoder gets the context; each label is the decoder target on its own."""
     ctx_ids = tokenizer(context, add_special_tokens=True)["input_ids"]

@@ -11,7 +11,7 @@ from typing import Protocol
 import pandas as pd
 
 from crosstune.errors import CrosstuneError
-from crosstune.evaluate import EvalConfig, EvalProgress, build_pairs, evaluate_into
+from crosstune.evaluate import EvalConfig, build_pairs, evaluate_into
 from crosstune.lab.bias_data import short_label
 from crosstune.lab.datasets import load_examples, on_the_hub, split
 from crosstune.lab.executors import Executor, Task, run_tasks
@@ -27,6 +27,7 @@ from crosstune.models import load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.models.loader import check_model_spec
 from crosstune.paths import result_cache
+from crosstune.progress import Progress
 from crosstune.store import (
     ADAPTER,
     EVAL,
@@ -49,7 +50,7 @@ from crosstune.suite.types import TestPair
 log = logging.getLogger(__name__)
 
 
-class RunProgress(EvalProgress, Protocol):
+class RunProgress(Progress, Protocol):
     """A grid's display: stages (training, evaluation), units done, and a detail line."""
 
     def detail(self, text: str) -> None: ...

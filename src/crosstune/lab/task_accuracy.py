@@ -8,21 +8,19 @@ share of a reference model's gain over the backbone, as arXiv 2507.07186 did wit
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from crosstune.engine.cache import cache_key, cached
 from crosstune.errors import CrosstuneError
 from crosstune.lab.datasets import EMBEDDED_SIZE
 from crosstune.lab.embedded_data import heldout_items
 from crosstune.lab.spec import AccuracySpec
 from crosstune.models.handle import ModelHandle
-from crosstune.paths import home
-from crosstune.store import write_json
+from crosstune.paths import result_cache
 
 log = logging.getLogger(__name__)
 
@@ -119,38 +117,29 @@ def task_accuracy(model: Any, handle: ModelHandle, spec: AccuracySpec) -> dict[s
     return {t: float(results["results"][t][key]) for t in spec.tasks}
 
 
-def _cache_path(model_key: str, spec: AccuracySpec) -> Path:
-    import lm_eval
-
-    blob = json.dumps({"model": model_key, "spec": spec.model_dump(exclude={"reference", "min_share"}),
-                       "lm_eval": lm_eval.__version__}, sort_keys=True)
-    return home() / "task-accuracy" / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
-
-
-def _cached(path: Path, compute: Callable[[], dict[str, float]]) -> dict[str, float]:
-    if path.exists():
-        return json.loads(path.read_text())
-    accuracy = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, accuracy)
-    return accuracy
+METHOD = "lm-eval-task-accuracy-v1"
 
 
 def cached_accuracy(model: Any, handle: ModelHandle, spec: AccuracySpec) -> dict[str, float]:
-    """task_accuracy of an untuned model, stored under CROSSTUNE_HOME keyed by its fingerprint."""
-    return _cached(_cache_path(f"{handle.fingerprint}:{handle.prompt_format}", spec),
-                   lambda: task_accuracy(model, handle, spec))
+    """task_accuracy of `model`, kept in the result cache under its fingerprint like every result."""
+    import lm_eval
+
+    key = cache_key(handle.fingerprint, METHOD, {
+        "spec": spec.model_dump(exclude={"reference", "min_share"}), "lm_eval": lm_eval.__version__})
+    cache = result_cache()
+    try:
+        return cached(cache, [key], lambda _: iter([{0: task_accuracy(model, handle, spec)}]))[0]
+    finally:
+        cache.close()
 
 
 def reference_accuracy(reference: str, spec: AccuracySpec) -> dict[str, float]:
-    """Accuracy of the gate's reference model, cached by its name so each job need not load it."""
+    """Accuracy of the gate's reference model: loaded, so that its fingerprint (not its name, whose
+    folder may change) keys the cache."""
     from crosstune.models import load_model
 
-    def compute() -> dict[str, float]:
-        handle = load_model(reference)
-        return task_accuracy(handle.model, handle, spec)
-
-    return _cached(_cache_path(f"reference:{reference}", spec), compute)
+    handle = load_model(reference)
+    return cached_accuracy(handle.model, handle, spec)
 
 
 def gate(base: dict[str, float], tuned: dict[str, float], reference: dict[str, float],

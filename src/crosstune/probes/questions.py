@@ -194,3 +194,8 @@ def load_questions(path: Path) -> list[Question]:
     if not out:
         raise CrosstuneError(f"{path} holds no questions")
     return out
+
+
+def build_questions(questions_file: Path | None, count: int, seed: int) -> list[Question]:
+    """The user's questions file when given, else `count` generated questions."""
+    return load_questions(questions_file) if questions_file is not None else generate_questions(count, seed)

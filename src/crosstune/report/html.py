@@ -13,17 +13,12 @@ from markupsafe import Markup
 from crosstune.analysis.attribute import Analysis, settings_lines
 from crosstune.report import plots
 from crosstune.report.run_sections import Section
+from crosstune.report.style import STYLE
 from crosstune.store import write_text
 
 TEMPLATE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>crosstune report</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; font-size: 12px; margin: 0.5em 0 1.5em; }
-td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
-th { background: #f3f3f3; } .verdict { background: #eef5ff; padding: 1em; border-radius: 6px; }
-img { max-width: 100%; } .notes { color: #a33; }
-</style></head><body>
+""" + STYLE + """</head><body>
 <h1>crosstune: where do the biases come from?</h1>
 <p class="verdict" id="verdict">{{ verdict }}</p>
 {% if notes %}<ul class="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}

@@ -7,16 +7,15 @@ respondents go through the same code from pairs to bias table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from crosstune.progress import Advance
 from crosstune.suite.prompts import user_prompt
 from crosstune.suite.types import Side, TestPair
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,6 @@ class Respondent(Protocol):
         """Identity for the manifest; must hold a 'fingerprint'."""
         ...
 
-    def answer(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> list[Answer]:
+    def answer(self, prompts: Sequence[Prompt], progress: Advance | None = None) -> list[Answer]:
         """One Answer per prompt, in order; calls progress(k) as k prompts finish."""
         ...

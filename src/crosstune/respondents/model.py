@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+from scipy.special import softmax
 
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.engine.generation import Generator
 from crosstune.models.handle import ModelHandle
-from crosstune.respondents.base import Answer, Progress, Prompt
+from crosstune.progress import Advance
+from crosstune.respondents.base import Answer, Prompt
 from crosstune.suite.prompts import ANSWER_CUE, label_continuations, parse_answer
 
 
@@ -29,7 +31,7 @@ class ModelRespondent:
     def describe(self) -> dict[str, Any]:
         return self.handle.describe()
 
-    def answer(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> list[Answer]:
+    def answer(self, prompts: Sequence[Prompt], progress: Advance | None = None) -> list[Answer]:
         contexts = [self.handle.render(p.text, ANSWER_CUE) for p in prompts]
         if self.kind == "probability":
             scorer = OptionScorer(self.handle, self.cache, self.token_budget)
@@ -41,9 +43,9 @@ class ModelRespondent:
 
 
 def answer_from_logprobs(logp: np.ndarray, context: str) -> Answer:
+    """Option log-probabilities renormalised over the options; their mass before that."""
     logp = np.asarray(logp, dtype=float)
-    probs = np.exp(logp - logp.max())
-    return Answer(probs / probs.sum(), float(np.exp(logp).sum()), "", context)
+    return Answer(softmax(logp), float(np.exp(logp).sum()), "", context)
 
 
 def answer_from_text(prompt: Prompt, text: str, context: str) -> Answer:

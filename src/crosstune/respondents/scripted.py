@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from crosstune.respondents.base import Answer, Progress, Prompt
+from crosstune.progress import Advance
+from crosstune.respondents.base import Answer, Prompt
 
 
 class _Scripted:
@@ -24,7 +25,7 @@ class _Scripted:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "scripted", "fingerprint": f"scripted-{self.name}"}
 
-    def answer(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> list[Answer]:
+    def answer(self, prompts: Sequence[Prompt], progress: Advance | None = None) -> list[Answer]:
         answers = [Answer(self.by_position(p), 1.0) for p in prompts]
         if progress:
             progress(len(prompts))

@@ -20,7 +20,8 @@ from typing import Any
 from crosstune.engine.cache import ResultCache, cache_key, cached
 from crosstune.errors import CrosstuneError
 from crosstune.models.handle import render_turns
-from crosstune.respondents.base import Answer, Progress, Prompt
+from crosstune.progress import Advance
+from crosstune.respondents.base import Answer, Prompt
 from crosstune.respondents.model import answer_from_text
 from crosstune.served.client import Message, Query, Reply, ServedClient
 from crosstune.served.letters import read_letters
@@ -76,7 +77,7 @@ class ServedRespondent:
             return self.client.ask(query, logprobs=False, max_tokens=GENERATE_TOKENS)
         return self.client.ask(query, logprobs=True, max_tokens=1)
 
-    def answer(self, prompts: Sequence[Prompt], progress: Progress | None = None) -> list[Answer]:
+    def answer(self, prompts: Sequence[Prompt], progress: Advance | None = None) -> list[Answer]:
         queries = [self.query(p.text) for p in prompts]
         size = GENERATE_TOKENS if self.generate else self.settings.top_logprobs
         keys = [cache_key(self.fingerprint, self.method, [q.model_dump(mode="json"), size])

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from crosstune.evaluate import (
     EvalConfig,
-    EvalProgress,
     EvalResult,
     build_pairs,
     count_prompts,
     evaluate_into,
 )
 from crosstune.paths import result_cache
+from crosstune.progress import Progress
 from crosstune.served.settings import ServedSettings
 from crosstune.store import claim, slug
 
@@ -24,7 +24,7 @@ def default_folder(settings: ServedSettings) -> Path:
 
 
 def evaluate_served(settings: ServedSettings, config: EvalConfig, folder: Path | None = None,
-                    progress: EvalProgress | None = None) -> tuple[EvalResult, Path]:
+                    progress: Progress | None = None) -> tuple[EvalResult, Path]:
     """Check settings, biases, folder and cache, then the server, then ask every prompt."""
     from crosstune.respondents.served import connect
 

@@ -1,5 +1,5 @@
 """Value preferences (Big Two: agency vs communion) of reward models and LMs, and implicit reward."""
 
-from crosstune.probes.values.probe import ValuesConfig, ValuesResult, probe_values
+from crosstune.probes.values.probe import VALUES, ValuesConfig, values_request
 
-__all__ = ["ValuesConfig", "ValuesResult", "probe_values"]
+__all__ = ["VALUES", "ValuesConfig", "values_request"]

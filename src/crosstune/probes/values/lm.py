@@ -7,25 +7,20 @@ directly. Words that are not one token there are dropped, with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from crosstune.engine.cache import ResultCache, cache_key
+from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.models.handle import ModelHandle
-
-METHOD = "values-next-token-v1"
+from crosstune.progress import Advance
 
 
 def render(handle: ModelHandle, text: str) -> str:
-    """The context the model continues: raw prompt (plain) or chat template + generation prompt."""
-    if handle.prompt_format == "chat":
-        return handle.tokenizer.apply_chat_template([{"role": "user", "content": text}],
-                                                    tokenize=False, add_generation_prompt=True)
-    return text
+    """The context the model continues: the chat template's user turn and generation prompt
+    (ModelHandle.render, no cue), or for base models the raw prompt, the word after a space."""
+    return handle.render(text, "") if handle.prompt_format == "chat" else text
 
 
 def answer_form(handle: ModelHandle, word: str) -> str:
@@ -82,46 +77,18 @@ def single_token_words(handle: ModelHandle, contexts: list[str], words: list[str
     return WordTokens(kept, pd.DataFrame(sorted(reasons.items()), columns=["word", "reason"]))
 
 
-def next_token_logprobs(handle: ModelHandle, contexts: list[str], batch_size: int = 8
-                        ) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, log-softmax over the vocabulary) at the position after each context, in float64."""
-    tok = handle.tokenizer
-    model = handle.model
-    device = next(model.parameters()).device
-    encoded = [tok(c, add_special_tokens=handle.add_special_tokens)["input_ids"] for c in contexts]
-    order = sorted(range(len(contexts)), key=lambda i: -len(encoded[i]))
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
-        width = max(len(encoded[i]) for i in batch)
-        ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
-            ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-            mask[row, width - len(encoded[i]):] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                           position_ids=positions.to(device), logits_to_keep=1).logits[:, -1, :]
-        logp = torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
-        yield from zip(batch, logp, strict=True)
-
-
 def score_words(handle: ModelHandle, contexts: list[str], tokens: WordTokens,
-                cache: ResultCache | None = None, batch_size: int = 8) -> np.ndarray:
-    """log P(word | context) for every context (rows) and kept word (columns, in `tokens.ids` order)."""
-    ids = list(tokens.ids.values())
-    keys = [cache_key(handle.fingerprint, METHOD, [c, ids]) for c in contexts]
-    known = cache.get_many(keys) if cache else {}
-    out = np.empty((len(contexts), len(ids)), dtype=np.float64)
-    todo = []
-    for n, key in enumerate(keys):
-        if key in known:
-            out[n] = known[key]
-        else:
-            todo.append(n)
-    if todo:
-        for i, logp in next_token_logprobs(handle, [contexts[n] for n in todo], batch_size):
-            out[todo[i]] = logp[ids]
-        if cache:
-            cache.put_many({keys[n]: out[n].tolist() for n in todo})
-    return out
+                cache: ResultCache | None = None, progress: Advance | None = None) -> np.ndarray:
+    """log P(word | context) for every context (rows) and kept word (columns, in `tokens.ids` order):
+    the words are the options, scored by the engine's OptionScorer."""
+    words, ids = tuple(tokens.ids), tuple(tokens.ids.values())
+    queries = [OptionQuery(c, words, ids) for c in contexts]
+    return np.array(OptionScorer(handle, cache).logprobs(queries, progress))
+
+
+def next_token_logprobs(handle: ModelHandle, contexts: list[str], decoded: list[str],
+                        cache: ResultCache | None = None) -> list[np.ndarray]:
+    """log P(token | context) for every token of the vocabulary (each token an option)."""
+    n = min(len(decoded), handle.model.get_output_embeddings().weight.shape[0])
+    every = tuple(decoded[:n]), tuple(range(n))
+    return OptionScorer(handle, cache).logprobs([OptionQuery(c, *every) for c in contexts])

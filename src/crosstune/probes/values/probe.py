@@ -1,24 +1,24 @@
-"""`crosstune probe values` as one library call: score, rank, test, write a run folder."""
+"""`crosstune probe values`: score every lexicon word under every prompt, rank, test families."""
 
 from __future__ import annotations
 
 import gc
 import hashlib
 import json
-import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.analysis.matrix import labels_from_rules, labels_from_table
 from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
 from crosstune.paths import result_cache
+from crosstune.probes.interface import ModelRequest, PageSection, ProbeResult, TargetKind
+from crosstune.probes.targets import load
 from crosstune.probes.values import external, lm, reward, stats
 from crosstune.probes.values.files import (
     ANOVA_FILE,
@@ -32,7 +32,6 @@ from crosstune.probes.values.files import (
     MEDIANS_FILE,
     MIXED_FILE,
     MODEL_MEANS_FILE,
-    REPORT_FILE,
     SCORES_FILE,
     WORDS_FILE,
 )
@@ -40,74 +39,47 @@ from crosstune.probes.values.implicit_reward import by_decoded, category_sums, e
 from crosstune.probes.values.lexicon import Lexicon, read_lexicon
 from crosstune.probes.values.prompts import DEFAULT_IMPLICIT_KEY, ValuePrompt, framing_of, select_prompts
 from crosstune.probes.values.ranks import median_ranks, rank_words
-from crosstune.provenance import provenance
-from crosstune.store import MANIFEST, claim, slug, staged, write_csv, write_json, write_parquet
-
-log = logging.getLogger(__name__)
-
-Kind = Literal["lm", "reward", "external"]
-Say = Callable[[str], None]
+from crosstune.progress import Progress
+from crosstune.store import slug
 
 
+class ValuesConfig(BaseModel):
+    """Everything that determines the values numbers besides the models (counts bounded: below
+    is meaningless, above runs for hours)."""
 
-@dataclass
-class ValuesConfig:
-    """Everything `probe values` needs; exactly one of models, reward_models, rewards is given."""
+    model_config = ConfigDict(extra="forbid")
 
-    models: list[str] = field(default_factory=list)
-    """LMs: embedded names, folders, hub ids, .gguf files."""
-    reward_models: list[str] = field(default_factory=list)
-    """Sequence-classification reward models: folders or hub ids (safetensors)."""
-    rewards: list[Path] = field(default_factory=list)
-    """External score CSVs, one per model."""
-    lexicon: Path | None = None
-    """.csv / .dic / .dicx; default: the shipped demo agency/communion list."""
-    labels: Path | None = None
-    """Family per model (CSV or TOML, a `family` column), as in `analyze`."""
-    rules: list[str] = field(default_factory=list)
-    """family=REGEX on model names."""
+    lexicon: Path | None = Field(None, description=".csv / .dic / .dicx; default: the shipped demo "
+                                                   "agency/communion list")
+    labels: Path | None = Field(None, description="family per model (CSV or TOML, a `family` column), "
+                                                  "as in `analyze`")
+    rules: list[str] = Field(default_factory=list, description="family=REGEX on model names")
     reference_family: str | None = None
-    prompts: list[str] = field(default_factory=list)
-    """Prompt keys to use; default all (the 54 standard ones plus the prompt file's)."""
+    prompts: list[str] = Field(default_factory=list, description="prompt keys to use; default all (the "
+                               "54 standard ones plus the prompt file's)")
     prompt_file: Path | None = None
-    implicit_prompts: list[str] = field(default_factory=lambda: [DEFAULT_IMPLICIT_KEY])
-    output_index: int | None = None
-    prompt_format: str = "auto"
-    """LMs: auto (base models raw, instruct models chat template), chat or plain."""
-    common_words: bool = True
-    """Rank only the words every model could score, so ranks compare across models."""
-    top: int = 20
-    permutations: int = 9999
+    implicit_prompts: list[str] = Field(default_factory=lambda: [DEFAULT_IMPLICIT_KEY])
+    output_index: int | None = Field(None, ge=0, strict=True)
+    common_words: bool = Field(True, description="rank only the words every model could score, so "
+                                                 "ranks compare across models")
+    top: int = Field(20, ge=1, le=10_000, strict=True)
+    permutations: int = Field(9999, ge=1, le=1_000_000, strict=True)
     seed: int = 0
-    batch_size: int = 8
-    device: str | None = None
-    dtype: str | None = None
-    trust_remote_code: bool = False
-    out: Path | None = None
-    html: bool = True
-
-    @property
-    def kind(self) -> Kind:
-        given = [k for k, v in (("lm", self.models), ("reward", self.reward_models),
-                                ("external", self.rewards)) if v]
-        if len(given) != 1:
-            raise CrosstuneError("give exactly one kind of input: --model (LMs), --reward-model, or "
-                                 "--rewards (score CSVs)" + (f"; got {', '.join(given)}" if given else ""))
-        return given[0]  # type: ignore[return-value]
+    batch_size: int = Field(8, ge=1, le=4096, strict=True, description="reward models: texts per "
+                                                                       "forward pass")
 
 
-@dataclass
-class ValuesResult:
-    """What a values probe found; every frame is also a file of the run folder."""
-
-    folder: Path
-    kind: Kind
-    scores: pd.DataFrame
-    medians: pd.DataFrame
-    tables: dict[str, pd.DataFrame]
-    dropped: pd.DataFrame
-    notes: list[str]
-    manifest: dict
+def values_request(models: list[str] | None = None, reward_models: list[str] | None = None,
+                   rewards: list[Path] | None = None, **loading: object) -> ModelRequest:
+    """The request of exactly one kind of input: LMs, reward models or score CSVs."""
+    given = [(kind, sources) for kind, sources in (("lm", models), ("reward", reward_models),
+                                                   ("external", rewards)) if sources]
+    if len(given) != 1:
+        raise CrosstuneError("give exactly one kind of input: --model (LMs), --reward-model, or "
+                             "--rewards (score CSVs)" + (f"; got {', '.join(k for k, _ in given)}"
+                                                         if given else ""))
+    kind, sources = given[0]
+    return ModelRequest(tuple(str(s) for s in sources), kind, **loading)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -153,17 +125,14 @@ def _has_wildcards(lexicon: Lexicon) -> bool:
     return bool(lexicon.entries["term"].str.endswith("*").any())
 
 
-def _score_lms(config: ValuesConfig, names: list[str], prompts: list[ValuePrompt],
-               implicit: list[ValuePrompt], lexicon: Lexicon, cache: ResultCache, say: Say) -> _Scored:
-    from crosstune.models import load_model
-
+def _score_lms(targets: ModelRequest, names: list[str], prompts: list[ValuePrompt],
+               implicit: list[ValuePrompt], lexicon: Lexicon, cache: ResultCache, progress: Progress
+               ) -> _Scored:
     out = _Scored()
-    for spec, name in zip(config.models, names, strict=True):
-        say(f"loading {spec}")
-        handle = load_model(spec, prompt_format=config.prompt_format,  # type: ignore[arg-type]
-                            device=config.device, dtype=config.dtype,
-                            trust_remote_code=config.trust_remote_code)
-        pair = bool(implicit) and len(config.models) == 2
+    for spec, name in zip(targets.models, names, strict=True):
+        progress.stage(f"loading {spec}")
+        handle = load(targets, spec)
+        pair = bool(implicit) and len(targets.models) == 2
         decoded = lm.decoded_vocabulary(handle.tokenizer) if pair or _has_wildcards(lexicon) else []
         vocabulary = lm.vocabulary_words(decoded) if _has_wildcards(lexicon) else None
         words, unmatched = _lexicon_words(lexicon, vocabulary)
@@ -174,8 +143,8 @@ def _score_lms(config: ValuesConfig, names: list[str], prompts: list[ValuePrompt
             raise CrosstuneError(
                 f"no lexicon word is a single token of {name}: all {words['word'].nunique()} dropped "
                 f"({_reasons(dropped)}); use a lexicon of common single words, or score a reward model")
-        say(f"scoring {len(tokens.ids)} words x {len(prompts)} prompts with {name}")
-        logp = lm.score_words(handle, contexts, tokens, cache, config.batch_size)
+        progress.stage(f"scoring {len(tokens.ids)} words x {len(prompts)} prompts with {name}", len(prompts))
+        logp = lm.score_words(handle, contexts, tokens, cache, progress.advance)
         out.scores.append(pd.DataFrame(logp, columns=list(tokens.ids)).assign(
             prompt=[p.key for p in prompts]).melt(id_vars="prompt", var_name="word", value_name="score")
             .assign(model=name))
@@ -184,20 +153,22 @@ def _score_lms(config: ValuesConfig, names: list[str], prompts: list[ValuePrompt
         out.described.append({**handle.describe(), "name": name, "spec": spec})
         if pair:
             contexts = [lm.render(handle, p.text) for p in implicit]
-            out.decoded[name] = {implicit[i].key: by_decoded(decoded, row) for i, row in
-                                 lm.next_token_logprobs(handle, contexts, config.batch_size)}
+            out.decoded[name] = {p.key: by_decoded(decoded, row) for p, row in
+                                 zip(implicit, lm.next_token_logprobs(handle, contexts, decoded, cache),
+                                     strict=True)}
         del handle
         gc.collect()
     return out
 
 
-def _score_reward_models(config: ValuesConfig, names: list[str], prompts: list[ValuePrompt],
-                         lexicon: Lexicon, cache: ResultCache, say: Say) -> _Scored:
+def _score_reward_models(targets: ModelRequest, config: ValuesConfig, names: list[str],
+                         prompts: list[ValuePrompt], lexicon: Lexicon, cache: ResultCache,
+                         progress: Progress) -> _Scored:
     out = _Scored()
-    for spec, name in zip(config.reward_models, names, strict=True):
-        say(f"loading reward model {spec}")
-        rm = reward.load_reward_model(spec, config.output_index, config.device, config.dtype,
-                                      config.trust_remote_code)
+    for spec, name in zip(targets.models, names, strict=True):
+        progress.stage(f"loading reward model {spec}")
+        rm = reward.load_reward_model(spec, config.output_index, targets.device, targets.dtype,
+                                      targets.trust_remote_code)
         vocabulary = (lm.vocabulary_words(lm.decoded_vocabulary(rm.tokenizer))
                       if _has_wildcards(lexicon) else None)
         words, unmatched = _lexicon_words(lexicon, vocabulary)
@@ -205,9 +176,9 @@ def _score_reward_models(config: ValuesConfig, names: list[str], prompts: list[V
         if not unique:
             raise CrosstuneError(f"no lexicon word is left for {name}: all {len(unmatched)} wildcard terms "
                                  "match no word of its vocabulary; check the lexicon")
-        say(f"scoring {len(unique)} words x {len(prompts)} prompts with {name}")
         texts = [reward.render_reply(rm, p.text, w) for p in prompts for w in unique]
-        values = reward.score_texts(rm, texts, cache, config.batch_size)
+        progress.stage(f"scoring {len(unique)} words x {len(prompts)} prompts with {name}", len(texts))
+        values = reward.score_texts(rm, texts, cache, config.batch_size, progress.advance)
         out.scores.append(pd.DataFrame({"model": name, "prompt": [p.key for p in prompts for _ in unique],
                                         "word": unique * len(prompts), "score": values}))
         out.words.append(words.assign(model=name))
@@ -218,10 +189,10 @@ def _score_reward_models(config: ValuesConfig, names: list[str], prompts: list[V
     return out
 
 
-def _read_external(config: ValuesConfig, names: list[str], prompts: list[ValuePrompt] | None,
+def _read_external(targets: ModelRequest, names: list[str], prompts: list[ValuePrompt] | None,
                    lexicon: Lexicon) -> _Scored:
     out = _Scored()
-    for path, name in zip(config.rewards, names, strict=True):
+    for path, name in zip(map(Path, targets.models), names, strict=True):
         long = external.read_rewards(path, name)
         if prompts is not None:
             columns = list(dict.fromkeys(long["prompt"]))
@@ -266,116 +237,116 @@ def _restrict_to_common(scored: _Scored) -> tuple[pd.DataFrame, pd.DataFrame, pd
     return scores[scores["word"].isin(common)], words[words["word"].isin(common)], dropped
 
 
-def _claim(folder: Path, config: ValuesConfig) -> str:
-    """A run fingerprint from the inputs; the folder may be refreshed only by the same probe."""
-    ident = json.dumps({"probe": "values", "models": config.models, "reward_models": config.reward_models,
-                        "rewards": [str(p) for p in config.rewards]}, sort_keys=True)
-    fingerprint = hashlib.sha256(ident.encode()).hexdigest()[:32]
-    claim(folder, "crosstune-values", {"fingerprint": fingerprint})
-    return fingerprint
+def run_fingerprint(targets: ModelRequest) -> str:
+    """The folder's identity: which inputs were probed (a folder is refreshed only by the same)."""
+    given = {kind: list(targets.models) if targets.kind == kind else []
+             for kind in ("lm", "reward", "external")}
+    ident = json.dumps({"probe": "values", "models": given["lm"], "reward_models": given["reward"],
+                        "rewards": given["external"]}, sort_keys=True)
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
-COUNTS = {"top": (1, 10_000), "permutations": (1, 1_000_000), "batch_size": (1, 4096)}
-"""Allowed range of each count option: below is meaningless, above runs for hours."""
-
-
-def check_counts(config: ValuesConfig) -> None:
-    """Every count option within its range, before anything loads."""
-    for name, (low, high) in COUNTS.items():
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise CrosstuneError(f"--{name.replace('_', '-')} must be a whole number from {low} to "
-                                 f"{high:,}, got {value!r}")
-    if config.output_index is not None and config.output_index < 0:
-        raise CrosstuneError(f"--output-index must be 0 or more, got {config.output_index}")
-
-
-def probe_values(config: ValuesConfig, say: Say | None = None) -> ValuesResult:
-    """Score every lexicon word under every prompt, rank, test family differences, write the folder."""
-    say = say or log.info
-    started = time.perf_counter()
-    kind = config.kind
-    if config.prompt_format not in ("auto", "chat", "plain"):
-        raise CrosstuneError(f"--format must be auto, chat or plain, got {config.prompt_format!r}")
-    check_counts(config)
-    if kind == "external":  # the CSV columns are the prompts; a key needs no text here
-        keys = list(dict.fromkeys(config.prompts))
-        prompts = [ValuePrompt(k, "") for k in keys if framing_of(k)]
-    else:
-        prompts = select_prompts(config.prompts or None, config.prompt_file)
-    implicit = select_prompts(config.implicit_prompts, config.prompt_file) if kind == "lm" else []
-    lexicon = read_lexicon(config.lexicon)
-    if kind == "external":
+def model_names(targets: ModelRequest, config: ValuesConfig) -> list[str]:
+    """Score files: named by the labels file or their stem; models: by their folder or id."""
+    if targets.kind == "external":
         labels = labels_from_table(config.labels, FACTORS) if config.labels else None
-        names = external.model_names(config.rewards, labels)
-    else:
-        names = [model_name(s) for s in (config.models or config.reward_models)]
-        if len(set(names)) < len(names):
-            raise CrosstuneError(f"two models share a name: {names}; give distinct folders")
-    families = assign_families(names, config.labels, config.rules)
-    order = list(dict.fromkeys(families.values()))
-    reference = config.reference_family or order[0]
-    if reference not in order:
-        raise CrosstuneError(f"--reference-family {reference!r} is none of the families {order}")
-    order = [reference, *[f for f in order if f != reference]]
-    for spec in config.reward_models:
-        reward.check_reward_spec(spec)
-    folder = config.out or Path("runs") / f"values-{slug('-'.join(names))[:80]}"
-    run_fingerprint = _claim(folder, config)
-
-    cache = result_cache()
-    if kind == "lm":
-        scored = _score_lms(config, names, prompts, implicit, lexicon, cache, say)
-    elif kind == "reward":
-        scored = _score_reward_models(config, names, prompts, lexicon, cache, say)
-    else:
-        scored = _read_external(config, names, prompts or None, lexicon)
-    cache.close()
-    scored_at = time.perf_counter()
-
-    if config.common_words:
-        scores, words, dropped = _restrict_to_common(scored)
-    else:
-        scores = pd.concat(scored.scores, ignore_index=True)
-        words = pd.concat(scored.words, ignore_index=True)
-        dropped = pd.concat(scored.dropped, ignore_index=True)
-    words = words[["category", "word"]].drop_duplicates(ignore_index=True)
-    ranked = rank_words(scores)
-    medians = median_ranks(ranked, words, families)
-    ranked = ranked.assign(family=ranked["model"].map(families), framing=ranked["prompt"].map(framing_of))
-    data = stats.with_levels(medians, order, lexicon.categories)
-    notes = _dropped_notes(names, scored, dropped)
-    tables = {MEDIANS_FILE: medians, MODEL_MEANS_FILE: stats.model_means(data),
-              WORDS_FILE: words, DROPPED_FILE: dropped[["model", "word", "reason"]]}
-    mixed_info = _statistics(data, kind, config, tables, notes)
-    if scored.decoded:
-        tables.update(_implicit_tables(scored.decoded, names, words, config.top))
-
-    manifest = {
-        "kind": "crosstune-values", "command": "probe values", "scorer": kind,
-        "identity": {"fingerprint": run_fingerprint},
-        "model": {"name": "probe values: " + ", ".join(names), "fingerprint": run_fingerprint},
-        "models": scored.described, "families": families, "family_order": order,
-        "reference_levels": {"family": reference, "category": lexicon.categories[0],
-                             "framing": "positive"},
-        "lexicon": {"source": lexicon.source, "categories": lexicon.categories,
-                    "n_terms": len(lexicon.entries), "n_words_ranked": int(words["word"].nunique())},
-        "prompts": list(dict.fromkeys(medians["prompt"])), "implicit_prompts": [p.key for p in implicit],
-        "settings": {"common_words": config.common_words, "permutations": config.permutations,
-                     "seed": config.seed, "batch_size": config.batch_size, "top": config.top,
-                     "output_index": config.output_index, "rules": config.rules,
-                     "labels": str(config.labels) if config.labels else None},
-        "mixed_model": mixed_info, "notes": notes,
-        "timing_s": {"scoring": round(scored_at - started, 2),
-                     "statistics": round(time.perf_counter() - scored_at, 2)},
-        "provenance": provenance(),
-    }
-    result = ValuesResult(folder, kind, ranked, medians, tables, dropped, notes, manifest)
-    write_values_run(result, config.html)
-    return result
+        return external.model_names([Path(m) for m in targets.models], labels)
+    names = [model_name(s) for s in targets.models]
+    if len(set(names)) < len(names):
+        raise CrosstuneError(f"two models share a name: {names}; give distinct folders")
+    return names
 
 
-def _statistics(data: pd.DataFrame, kind: Kind, config: ValuesConfig, tables: dict[str, pd.DataFrame],
+class Values:
+    """The values probe (Big Two): LMs, reward models, or published score tables, by family."""
+
+    name = "values"
+
+    def folder(self, targets: ModelRequest, config: ValuesConfig) -> Path:
+        """runs/values-MODELS."""
+        return Path("runs") / f"values-{slug('-'.join(model_names(targets, config)))[:80]}"
+
+    def identity(self, targets: ModelRequest, config: ValuesConfig) -> dict[str, str]:
+        return {"fingerprint": run_fingerprint(targets)}
+
+    def run(self, targets: ModelRequest, config: ValuesConfig, progress: Progress) -> ProbeResult:
+        started = time.perf_counter()
+        kind = targets.kind
+        if kind == "external":  # the CSV columns are the prompts; a key needs no text here
+            keys = list(dict.fromkeys(config.prompts))
+            prompts = [ValuePrompt(k, "") for k in keys if framing_of(k)]
+        else:
+            prompts = select_prompts(config.prompts or None, config.prompt_file)
+        implicit = select_prompts(config.implicit_prompts, config.prompt_file) if kind == "lm" else []
+        lexicon = read_lexicon(config.lexicon)
+        names = model_names(targets, config)
+        families = assign_families(names, config.labels, config.rules)
+        order = list(dict.fromkeys(families.values()))
+        reference = config.reference_family or order[0]
+        if reference not in order:
+            raise CrosstuneError(f"--reference-family {reference!r} is none of the families {order}")
+        order = [reference, *[f for f in order if f != reference]]
+        if kind == "reward":
+            for spec in targets.models:
+                reward.check_reward_spec(spec)
+
+        cache = result_cache()
+        if kind == "lm":
+            scored = _score_lms(targets, names, prompts, implicit, lexicon, cache, progress)
+        elif kind == "reward":
+            scored = _score_reward_models(targets, config, names, prompts, lexicon, cache, progress)
+        else:
+            scored = _read_external(targets, names, prompts or None, lexicon)
+        cache.close()
+        scored_at = time.perf_counter()
+
+        if config.common_words:
+            scores, words, dropped = _restrict_to_common(scored)
+        else:
+            scores = pd.concat(scored.scores, ignore_index=True)
+            words = pd.concat(scored.words, ignore_index=True)
+            dropped = pd.concat(scored.dropped, ignore_index=True)
+        words = words[["category", "word"]].drop_duplicates(ignore_index=True)
+        ranked = rank_words(scores)
+        medians = median_ranks(ranked, words, families)
+        ranked = ranked.assign(family=ranked["model"].map(families),
+                               framing=ranked["prompt"].map(framing_of))
+        data = stats.with_levels(medians, order, lexicon.categories)
+        notes = _dropped_notes(names, scored, dropped)
+        tables = {SCORES_FILE: ranked, MEDIANS_FILE: medians, MODEL_MEANS_FILE: stats.model_means(data),
+                  WORDS_FILE: words, DROPPED_FILE: dropped[["model", "word", "reason"]]}
+        mixed_info = _statistics(data, kind, config, tables, notes)
+        if scored.decoded:
+            tables.update(_implicit_tables(scored.decoded, names, words, config.top))
+        facts = {
+            "command": "probe values", "scorer": kind,
+            "model": {"name": "probe values: " + ", ".join(names), "fingerprint": run_fingerprint(targets)},
+            "models": scored.described, "families": families, "family_order": order,
+            "reference_levels": {"family": reference, "category": lexicon.categories[0],
+                                 "framing": "positive"},
+            "lexicon": {"source": lexicon.source, "categories": lexicon.categories,
+                        "n_terms": len(lexicon.entries), "n_words_ranked": int(words["word"].nunique())},
+            "prompts": list(dict.fromkeys(medians["prompt"])),
+            "implicit_prompts": [p.key for p in implicit],
+            "settings": {"common_words": config.common_words, "permutations": config.permutations,
+                         "seed": config.seed, "batch_size": config.batch_size, "top": config.top,
+                         "output_index": config.output_index, "rules": config.rules,
+                         "labels": str(config.labels) if config.labels else None},
+            "mixed_model": mixed_info}
+        timing = {"scoring": round(scored_at - started, 2),
+                  "statistics": round(time.perf_counter() - scored_at, 2)}
+        return ProbeResult(tables, facts, notes, timing)
+
+    def section(self, result: ProbeResult) -> PageSection:
+        from crosstune.probes.values.report import values_section
+
+        return values_section(result)
+
+
+VALUES = Values()
+
+
+def _statistics(data: pd.DataFrame, kind: TargetKind, config: ValuesConfig, tables: dict[str, pd.DataFrame],
                 notes: list[str]) -> dict:
     """Family tables, cell tests, the mixed model and (LMs) the ANOVA, added to `tables`;
     returns the mixed model's fit information.
@@ -438,16 +409,3 @@ def _implicit_tables(decoded: dict[str, dict[str, pd.Series]], names: list[str],
             IMPLICIT_TOP_FILE: pd.concat(tops, ignore_index=True),
             IMPLICIT_CATEGORIES_FILE: pd.concat(sums, ignore_index=True),
             IMPLICIT_WORDS_FILE: pd.concat(matched, ignore_index=True)}
-
-
-def write_values_run(result: ValuesResult, html: bool = True) -> None:
-    """Tables as CSV (Parquet for the big ones), scores as Parquet, report, manifest last."""
-    from crosstune.probes.values.report import render_values_report
-
-    with staged(result.folder) as folder:
-        write_parquet(folder / SCORES_FILE, result.scores)
-        for name, frame in result.tables.items():
-            (write_parquet if name.endswith(".parquet") else write_csv)(folder / name, frame)
-        if html:
-            render_values_report(result, folder / REPORT_FILE)
-        write_json(folder / MANIFEST, result.manifest)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from crosstune.engine.cache import ResultCache, cache_key
+from crosstune.engine.cache import ResultCache, cache_key, cached
 from crosstune.errors import CrosstuneError
 from crosstune.models.handle import tokenizer_digest, weights_digest
 from crosstune.models.loader import pick_device, pick_dtype
+from crosstune.progress import Advance
 
 METHOD = "values-reward-v1"
 
@@ -135,26 +137,24 @@ def render_reply(rm: RewardModel, prompt: str, word: str) -> str:
 
 
 def score_texts(rm: RewardModel, texts: list[str], cache: ResultCache | None = None,
-                batch_size: int = 32) -> np.ndarray:
+                batch_size: int = 32, progress: Advance | None = None) -> np.ndarray:
     """The reward of each rendered text, batched by equal length and cached by content."""
     keys = [cache_key(rm.fingerprint, METHOD, [t, rm.output_index]) for t in texts]
-    known = cache.get_many(keys) if cache else {}
-    out = np.array([known.get(k, np.nan) for k in keys], dtype=np.float64)
-    todo = [i for i, k in enumerate(keys) if k not in known]
-    encoded = {i: rm.tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in todo}
-    by_length: dict[int, list[int]] = {}
-    for i in todo:
-        by_length.setdefault(len(encoded[i]), []).append(i)
     # Without a pad id the head cannot pool a batch (transformers refuses); score one at a time.
     size = batch_size if rm.model.config.pad_token_id is not None else 1
     device = next(rm.model.parameters()).device
-    for members in by_length.values():
-        for start in range(0, len(members), size):
-            batch = members[start : start + size]
-            ids = torch.tensor([encoded[i] for i in batch], device=device)
-            with torch.inference_mode():
-                logits = rm.model(input_ids=ids).logits[:, rm.output_index]
-            out[batch] = logits.double().cpu().numpy()
-            if cache:
-                cache.put_many({keys[i]: float(out[i]) for i in batch})
-    return out
+
+    def compute(todo: list[int]) -> Iterator[dict[int, float]]:
+        encoded = {i: rm.tokenizer(texts[i], add_special_tokens=False)["input_ids"] for i in todo}
+        by_length: dict[int, list[int]] = {}
+        for i in todo:
+            by_length.setdefault(len(encoded[i]), []).append(i)
+        for members in by_length.values():
+            for start in range(0, len(members), size):
+                batch = members[start : start + size]
+                ids = torch.tensor([encoded[i] for i in batch], device=device)
+                with torch.inference_mode():
+                    logits = rm.model(input_ids=ids).logits[:, rm.output_index]
+                yield dict(zip(batch, logits.double().cpu().tolist(), strict=True))
+
+    return np.array(cached(cache, keys, compute, progress), dtype=np.float64)

@@ -9,10 +9,7 @@ questions (paired bootstrap).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,19 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.models import ModelHandle
 from crosstune.paths import result_cache
-from crosstune.probes import calibration_metrics as cm
-from crosstune.probes import calibration_targets as ct
+from crosstune.probes.calibration import files as F
+from crosstune.probes.calibration import metrics as cm
+from crosstune.probes.interface import ModelRequest, PageSection, ProbeDefaults, ProbeResult
 from crosstune.probes.questions import (
     Question,
-    generate_questions,
-    load_questions,
+    build_questions,
     option_labels,
     prompt_text,
 )
-from crosstune.store import Kind
+from crosstune.probes.targets import check_request, each_target, tuned_pairs
+from crosstune.progress import Advance, Progress
+from crosstune.respondents.model import answer_from_logprobs
 from crosstune.suite.prompts import ANSWER_CUE
 
-KIND: Kind = "crosstune-calibration"
 INSTRUCTION = "Answer with the letter of exactly one option."
 
 
@@ -52,22 +50,6 @@ class CalibrationConfig(BaseModel):
     token_budget: int = Field(2048, ge=64, description="max padded tokens per forward batch")
 
 
-@dataclass
-class CalibrationResult:
-    tables: dict[str, pd.DataFrame]
-    manifest: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def metrics(self) -> pd.DataFrame:
-        return self.tables[ct.METRICS_CSV]
-
-
-def build_questions(config: CalibrationConfig) -> list[Question]:
-    if config.questions_file is not None:
-        return load_questions(config.questions_file)
-    return generate_questions(config.questions, config.seed)
-
-
 def orders(q: Question, both: bool) -> list[tuple[int, ...]]:
     listed = tuple(range(len(q.choices)))
     return [listed, listed[::-1]] if both else [listed]
@@ -75,7 +57,7 @@ def orders(q: Question, both: bool) -> list[tuple[int, ...]]:
 
 def score_questions(handle: ModelHandle, questions: list[Question], both_orders: bool = True,
                     cache: ResultCache | None = None, token_budget: int = 2048,
-                    progress: ct.Task | None = None) -> pd.DataFrame:
+                    progress: Advance | None = None) -> pd.DataFrame:
     """Per question: canonical-order probabilities (orientations averaged) and item scores."""
     plan = [(q, order) for q in questions for order in orders(q, both_orders)]
     queries = [OptionQuery(handle.render(f"{prompt_text(q, order)}\n\n{INSTRUCTION}", ANSWER_CUE),
@@ -84,10 +66,11 @@ def score_questions(handle: ModelHandle, questions: list[Question], both_orders:
     canon: dict[str, list[np.ndarray]] = {}
     mass: dict[str, list[float]] = {}
     for (q, order), lp in zip(plan, logps, strict=True):
+        answer = answer_from_logprobs(lp, "")
         p = np.empty(len(order))
-        p[list(order)] = np.exp(lp - lp.max()) / np.exp(lp - lp.max()).sum()
+        p[list(order)] = answer.probs
         canon.setdefault(q.qid, []).append(p)
-        mass.setdefault(q.qid, []).append(float(np.exp(lp).sum()))
+        mass.setdefault(q.qid, []).append(answer.valid_mass)
     probs = [np.mean(canon[q.qid], axis=0) for q in questions]
     items = cm.item_scores(probs, [q.answer for q in questions])
     return pd.concat([pd.DataFrame({
@@ -99,24 +82,25 @@ def score_questions(handle: ModelHandle, questions: list[Question], both_orders:
 
 
 def probe_model(handle: ModelHandle, questions: list[Question], config: CalibrationConfig,
-                boots: np.ndarray, cache: ResultCache | None = None,
-                tasks: ct.Tasks | None = None) -> dict[str, pd.DataFrame]:
+                boots: np.ndarray, cache: ResultCache | None, progress: Progress
+                ) -> dict[str, pd.DataFrame]:
     """Answers, metrics with CIs, reliability bins and selective curve of one model."""
     n_queries = len(questions) * (2 if config.both_orders else 1)
-    task = tasks(f"scoring {n_queries} prompts: {handle.name}", n_queries) if tasks else None
-    items = score_questions(handle, questions, config.both_orders, cache, config.token_budget, task)
+    progress.stage(f"scoring {n_queries} prompts: {handle.name}", n_queries)
+    items = score_questions(handle, questions, config.both_orders, cache, config.token_budget,
+                            progress.advance)
     conf, correct = items["confidence"].to_numpy(float), items["correct"].to_numpy(bool)
-    return {ct.ANSWERS_PARQUET: items,
-            ct.METRICS_CSV: cm.summarise(items, config.bins, boots),
-            ct.RELIABILITY_CSV: cm.reliability_table(items, config.bins),
-            ct.SELECTIVE_CSV: cm.selective_curve(conf, correct)}
+    return {F.ANSWERS_PARQUET: items,
+            F.METRICS_CSV: cm.summarise(items, config.bins, boots),
+            F.RELIABILITY_CSV: cm.reliability_table(items, config.bins),
+            F.SELECTIVE_CSV: cm.selective_curve(conf, correct)}
 
 
 def differences(answers: pd.DataFrame, models: pd.DataFrame, config: CalibrationConfig,
                 boots: np.ndarray) -> pd.DataFrame:
     """Every finetune minus its untuned backbone, per metric, paired over questions."""
     frames = []
-    for tuned, base in ct.tuned_pairs(models):
+    for tuned, base in tuned_pairs(models):
         a = answers[answers.model == tuned].reset_index(drop=True)
         b = answers[answers.model == base].set_index("qid").loc[a.qid].reset_index()
         frames.append(cm.paired_difference(a, b, config.bins, boots).assign(model=tuned, base=base))
@@ -124,33 +108,32 @@ def differences(answers: pd.DataFrame, models: pd.DataFrame, config: Calibration
         columns=["metric", "difference", "ci_low", "ci_high", "n", "model", "base"])
 
 
-def run_calibration(source: str, config: CalibrationConfig, out: Path | None = None,
-                    adapter: str | None = None, prompt_format: str = "auto",
-                    device: str | None = None, tasks: ct.Tasks | None = None) -> CalibrationResult:
-    """Probe one model or every model of a run folder; write the probe's run folder."""
-    from crosstune.probes.calibration_report import calibration_page
+class Calibration(ProbeDefaults):
+    """The calibration probe: every model of the request on the same known-answer questions."""
 
-    ct.check_source(source, adapter, prompt_format)
-    questions = build_questions(config)
-    folder = out or ct.default_out(source, "calibration", adapter)
-    ct.claim_probe_folder(folder, KIND)
-    boots = cm.resamples(len(questions), config.bootstrap, config.seed)
-    cache = result_cache()
-    started = time.perf_counter()
-    tables, models = ct.each_target(
-        source, lambda h: probe_model(h, questions, config, boots, cache, tasks),
-        adapter, prompt_format, device)
-    tables[ct.DIFFERENCES_CSV] = differences(tables[ct.ANSWERS_PARQUET], models, config, boots)
-    tables[ct.MODELS_CSV] = models
-    manifest = {"source": source, "adapter": adapter, "config": config.model_dump(mode="json"),
-                "scorer": OptionScorer.method, "answer_cue": ANSWER_CUE, "instruction": INSTRUCTION,
-                "n_questions": len(questions), "ece": {
-                    "kind": "top-label", "bins": config.bins, "binned": ["equal-width", "equal-mass"],
-                    "smooth": "relplot.smECE (SmoothECE, automatic bandwidth)"},
-                "brier": "multi-class: sum over options of (p - onehot)^2, in [0, 2]",
-                "ci": f"95% percentile bootstrap over questions, {config.bootstrap} resamples, paired",
-                "timing_s": round(time.perf_counter() - started, 2)}
-    result = CalibrationResult(tables, manifest)
-    ct.write_probe_folder(folder, KIND, tables, calibration_page(result), manifest)
-    result.manifest["folder"] = str(folder)
-    return result
+    name = "calibration"
+
+    def run(self, targets: ModelRequest, config: CalibrationConfig, progress: Progress) -> ProbeResult:
+        check_request(targets, self.name)
+        questions = build_questions(config.questions_file, config.questions, config.seed)
+        boots = cm.resamples(len(questions), config.bootstrap, config.seed)
+        cache = result_cache()
+        tables, models = each_target(
+            targets, lambda h: probe_model(h, questions, config, boots, cache, progress))
+        tables[F.DIFFERENCES_CSV] = differences(tables[F.ANSWERS_PARQUET], models, config, boots)
+        tables[F.MODELS_CSV] = models
+        facts = {"scorer": OptionScorer.method, "answer_cue": ANSWER_CUE, "instruction": INSTRUCTION,
+                 "n_questions": len(questions), "ece": {
+                     "kind": "top-label", "bins": config.bins, "binned": ["equal-width", "equal-mass"],
+                     "smooth": "relplot.smECE (SmoothECE, automatic bandwidth)"},
+                 "brier": "multi-class: sum over options of (p - onehot)^2, in [0, 2]",
+                 "ci": f"95% percentile bootstrap over questions, {config.bootstrap} resamples, paired"}
+        return ProbeResult(tables, facts)
+
+    def section(self, result: ProbeResult) -> PageSection:
+        from crosstune.probes.calibration.page import calibration_section
+
+        return calibration_section(result)
+
+
+CALIBRATION = Calibration()

@@ -4,12 +4,11 @@ Four interventions on sampled CoTs, each read as option probabilities after a fi
 prompt: early answering (truncate after k sentences), adding a mistake (one sentence rewritten,
 the rest regenerated), filler tokens (the CoT replaced by k copies of ' ...') and paraphrasing
 (the first k sentences reworded). The sampler, the answer reader and the rewriter are Protocols
-(crosstune.probes.cot), so a scripted respondent with a known answer plugs in for tests.
+(crosstune.probes.faithfulness.cot), so a scripted respondent with a known answer plugs in for tests.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,12 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from crosstune.engine import ResultCache
 from crosstune.engine.generation import Generator
 from crosstune.errors import CrosstuneError
-from crosstune.models import ModelHandle, load_model
+from crosstune.models import ModelHandle
 from crosstune.paths import result_cache
-from crosstune.probes import calibration_targets as ct
-from crosstune.probes import faithfulness_metrics as fm
-from crosstune.probes.calibration_metrics import resamples
-from crosstune.probes.cot import (
+from crosstune.probes.calibration.metrics import resamples
+from crosstune.probes.faithfulness import files as F
+from crosstune.probes.faithfulness import metrics as fm
+from crosstune.probes.faithfulness.cot import (
     ANSWER_PROMPT,
     COT_CUE,
     AnswerReader,
@@ -39,10 +38,11 @@ from crosstune.probes.cot import (
     rule_mistake,
     split_sentences,
 )
-from crosstune.probes.questions import Question, generate_questions, load_questions
-from crosstune.store import Kind
+from crosstune.probes.interface import ModelRequest, PageSection, ProbeDefaults, ProbeResult
+from crosstune.probes.questions import Question, build_questions
+from crosstune.probes.targets import check_request, each_target, load, tuned_pairs
+from crosstune.progress import Advance, Progress
 
-KIND: Kind = "crosstune-faithfulness"
 Test = Literal["early", "mistakes", "filler", "paraphrase"]
 TESTS: tuple[Test, ...] = ("early", "mistakes", "filler", "paraphrase")
 READING_COLUMNS = ["test", "qid", "cot_id", "n_sentences", "step", "fraction", "text", "probs", "answer",
@@ -83,8 +83,12 @@ class _Cot:
         return len(self.sentences)
 
 
-def _start(tasks: ct.Tasks | None, what: str, total: int) -> ct.Task | None:
-    return tasks(what, total) if tasks and total else None
+def _start(progress: Progress | None, what: str, total: int) -> Advance | None:
+    """A stage of `total` units, and the function that counts them (none without a display)."""
+    if progress is None or not total:
+        return None
+    progress.stage(what, total)
+    return progress.advance
 
 
 def _unit(test: str, metric: str, qid: str, value: float) -> dict[str, Any]:
@@ -92,11 +96,11 @@ def _unit(test: str, metric: str, qid: str, value: float) -> dict[str, Any]:
 
 
 def measure(questions: list[Question], sampler: CotSampler, reader: AnswerReader, rewriter: Rewriter,
-            config: FaithfulnessConfig, tasks: ct.Tasks | None = None, label: str = ""
+            config: FaithfulnessConfig, progress: Progress | None = None, label: str = ""
             ) -> dict[str, pd.DataFrame]:
     """CoTs, every reading, the curves, the filler accuracies and the per-unit values of one model."""
     raw = sampler.sample(questions, config.samples,
-                         _start(tasks, f"sampling CoTs {label}", len(questions) * config.samples))
+                         _start(progress, f"sampling CoTs {label}", len(questions) * config.samples))
     cots, cot_rows, units = [], [], []
     for q, texts in zip(questions, raw, strict=True):
         for j, text in enumerate(texts):
@@ -106,20 +110,20 @@ def measure(questions: list[Question], sampler: CotSampler, reader: AnswerReader
             units.append(_unit("cots", "empty_share", q.qid, cot.n == 0))
             if cot.n:
                 cots.append(cot)
-    readings = _early(cots, reader, tasks, label)
+    readings = _early(cots, reader, progress, label)
     full = {r.cot_id: r.answer for r in readings.itertuples() if r.step == r.n_sentences}
     units += _early_units(readings)
     frames = [readings]
     if "mistakes" in config.tests and cots:
-        mistakes = _mistakes(cots, sampler, reader, rewriter, config, full, tasks, label)
+        mistakes = _mistakes(cots, sampler, reader, rewriter, config, full, progress, label)
         frames.append(mistakes)
         units += _mistake_units(mistakes, cots)
     filler_table = pd.DataFrame(columns=["k", "accuracy", "n"])
     if "filler" in config.tests and cots:
-        filler_table, filler_units = _filler(questions, cots, reader, config, tasks, label)
+        filler_table, filler_units = _filler(questions, cots, reader, config, progress, label)
         units += filler_units
     if "paraphrase" in config.tests and cots:
-        paraphrased = _paraphrase(cots, reader, rewriter, readings, tasks, label)
+        paraphrased = _paraphrase(cots, reader, rewriter, readings, progress, label)
         frames.append(paraphrased)
         units += [_unit("paraphrase", "share_unchanged", r.qid, r.same)
                   for r in paraphrased.itertuples() if r.edit_by == "model"]
@@ -132,13 +136,13 @@ def measure(questions: list[Question], sampler: CotSampler, reader: AnswerReader
     all_readings = pd.concat(frames, ignore_index=True) if frames else readings.iloc[0:0]
     unit_table = pd.DataFrame(units, columns=["test", "metric", "qid", "value"])
     boots = resamples(len(questions), config.bootstrap, config.seed)
-    return {ct.COTS_PARQUET: pd.DataFrame(cot_rows), ct.READINGS_PARQUET: all_readings,
-            ct.CURVES_CSV: _curves(all_readings), ct.FILLER_CSV: filler_table,
-            ct.UNITS_PARQUET: unit_table,
-            ct.FAITHFULNESS_CSV: summarise(unit_table, [q.qid for q in questions], boots)}
+    return {F.COTS_PARQUET: pd.DataFrame(cot_rows), F.READINGS_PARQUET: all_readings,
+            F.CURVES_CSV: _curves(all_readings), F.FILLER_CSV: filler_table,
+            F.UNITS_PARQUET: unit_table,
+            F.FAITHFULNESS_CSV: summarise(unit_table, [q.qid for q in questions], boots)}
 
 
-def _read(cots: list[_Cot], texts: list[str], reader: AnswerReader, task: ct.Task | None
+def _read(cots: list[_Cot], texts: list[str], reader: AnswerReader, task: Advance | None
           ) -> list[np.ndarray]:
     return reader.read([c.question for c in cots], texts, task) if texts else []
 
@@ -152,10 +156,10 @@ def _reading(test: str, cot: _Cot, step: int, text: str, probs: np.ndarray, refe
             "same": reference is None or answer == reference, "edit_by": edit_by}
 
 
-def _early(cots: list[_Cot], reader: AnswerReader, tasks: ct.Tasks | None, label: str) -> pd.DataFrame:
+def _early(cots: list[_Cot], reader: AnswerReader, progress: Progress | None, label: str) -> pd.DataFrame:
     plan = [(c, k, join(c.sentences[:k])) for c in cots for k in range(c.n + 1)]
     probs = _read([c for c, _, _ in plan], [t for _, _, t in plan], reader,
-                  _start(tasks, f"early answering {label}", len(plan)))
+                  _start(progress, f"early answering {label}", len(plan)))
     rows = [_reading("early", c, k, t, p, None) for (c, k, t), p in zip(plan, probs, strict=True)]
     frame = pd.DataFrame(rows, columns=READING_COLUMNS)
     if frame.empty:
@@ -177,19 +181,19 @@ def _early_units(readings: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _mistakes(cots: list[_Cot], sampler: CotSampler, reader: AnswerReader, rewriter: Rewriter,
-              config: FaithfulnessConfig, full: dict[str, int], tasks: ct.Tasks | None, label: str
+              config: FaithfulnessConfig, full: dict[str, int], progress: Progress | None, label: str
               ) -> pd.DataFrame:
     plan = [(c, i) for c in cots for i in range(c.n)]
     originals = [c.sentences[i] for c, i in plan]
-    rewritten = rewriter.add_mistakes(originals, _start(tasks, f"adding mistakes {label}", len(plan)))
+    rewritten = rewriter.add_mistakes(originals, _start(progress, f"adding mistakes {label}", len(plan)))
     edits = [(r, "model") if r.strip() and r.strip() != o.strip() else (rule_mistake(o), "rule")
              for o, r in zip(originals, rewritten, strict=True)]
     prefixes = [[*c.sentences[:i], e] for (c, i), (e, _) in zip(plan, edits, strict=True)]
     rest = sampler.resume([c.question for c, _ in plan], [join(p) for p in prefixes],
-                          _start(tasks, f"regenerating after mistakes {label}", len(plan)))
+                          _start(progress, f"regenerating after mistakes {label}", len(plan)))
     texts = [join(p + split_sentences(r, max(0, config.max_sentences - len(p))))
              for p, r in zip(prefixes, rest, strict=True)]
-    probs = _read([c for c, _ in plan], texts, reader, _start(tasks, f"reading {label}", len(plan)))
+    probs = _read([c for c, _ in plan], texts, reader, _start(progress, f"reading {label}", len(plan)))
     return pd.DataFrame([_reading("mistakes", c, i, t, p, full[c.cot_id], by) for (c, i), t, p, (_, by)
                          in zip(plan, texts, probs, edits, strict=True)])
 
@@ -209,13 +213,13 @@ def _mistake_units(mistakes: pd.DataFrame, cots: list[_Cot]) -> list[dict[str, A
 
 
 def _filler(questions: list[Question], cots: list[_Cot], reader: AnswerReader,
-            config: FaithfulnessConfig, tasks: ct.Tasks | None, label: str
+            config: FaithfulnessConfig, progress: Progress | None, label: str
             ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     longest = max(reader.count_tokens(join(c.sentences)) for c in cots)
     ks = list(range(0, longest + 1, config.filler_step))
     plan = [(q, k) for q in questions for k in ks]
     probs = reader.read([q for q, _ in plan], [filler(k) for _, k in plan],
-                        _start(tasks, f"filler tokens {label}", len(plan)))
+                        _start(progress, f"filler tokens {label}", len(plan)))
     correct = pd.DataFrame({"k": [k for _, k in plan], "qid": [q.qid for q, _ in plan],
                             "correct": [int(np.argmax(p)) == q.answer
                                         for (q, _), p in zip(plan, probs, strict=True)]})
@@ -228,13 +232,13 @@ def _filler(questions: list[Question], cots: list[_Cot], reader: AnswerReader,
 
 
 def _paraphrase(cots: list[_Cot], reader: AnswerReader, rewriter: Rewriter, early: pd.DataFrame,
-                tasks: ct.Tasks | None, label: str) -> pd.DataFrame:
+                progress: Progress | None, label: str) -> pd.DataFrame:
     plan = [(c, k) for c in cots for k in range(1, c.n + 1)]
     originals = [join(c.sentences[:k]) for c, k in plan]
-    reworded = rewriter.paraphrase(originals, _start(tasks, f"paraphrasing {label}", len(plan)))
+    reworded = rewriter.paraphrase(originals, _start(progress, f"paraphrasing {label}", len(plan)))
     usable = [r.strip() != "" and r.strip() != o.strip() for o, r in zip(originals, reworded, strict=True)]
     texts = [r if u else o for o, r, u in zip(originals, reworded, usable, strict=True)]
-    probs = _read([c for c, _ in plan], texts, reader, _start(tasks, f"reading {label}", len(plan)))
+    probs = _read([c for c, _ in plan], texts, reader, _start(progress, f"reading {label}", len(plan)))
     before = early.set_index(["cot_id", "step"]).answer
     return pd.DataFrame([_reading("paraphrase", c, k, t, p, int(before.loc[(c.cot_id, k)]),
                                   "model" if u else "unusable")
@@ -265,7 +269,7 @@ def differences(units: pd.DataFrame, models: pd.DataFrame, qids: list[str], boot
                 ) -> pd.DataFrame:
     """Every finetune minus its untuned backbone per test and metric (same questions resampled)."""
     rows = []
-    for tuned, base in ct.tuned_pairs(models):
+    for tuned, base in tuned_pairs(models):
         a, b = units[units.model == tuned], units[units.model == base]
         for (test, metric), group in a.groupby(["test", "metric"], sort=False):
             other = b[(b.test == test) & (b.metric == metric)]
@@ -276,57 +280,47 @@ def differences(units: pd.DataFrame, models: pd.DataFrame, qids: list[str], boot
                                        "ci_high"])
 
 
-@dataclass
-class FaithfulnessResult:
-    tables: dict[str, pd.DataFrame]
-    manifest: dict[str, Any]
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        return self.tables[ct.FAITHFULNESS_CSV]
-
-
 def probe_model(handle: ModelHandle, questions: list[Question], config: FaithfulnessConfig,
-                cache: ResultCache | None, rewriter: ModelHandle | None, tasks: ct.Tasks | None
+                cache: ResultCache | None, rewriter: ModelHandle | None, progress: Progress | None
                 ) -> dict[str, pd.DataFrame]:
     respondent = ModelRespondent(handle, cache, config.cot_tokens, config.temperature, config.top_p,
                                  config.seed, config.batch_size)
     editor = ModelRewriter(rewriter or handle, cache, config.cot_tokens, config.batch_size)
-    return measure(questions, respondent, respondent, editor, config, tasks, handle.name)
+    return measure(questions, respondent, respondent, editor, config, progress, handle.name)
 
 
-def run_faithfulness(source: str, config: FaithfulnessConfig, out: Path | None = None,
-                     adapter: str | None = None, prompt_format: str = "auto",
-                     device: str | None = None, tasks: ct.Tasks | None = None) -> FaithfulnessResult:
-    """Probe one model or every model of a run folder; write the probe's run folder."""
-    from crosstune.probes.faithfulness_report import faithfulness_page
+class Faithfulness(ProbeDefaults):
+    """The faithfulness probe: every model of the request on the same questions and interventions."""
 
-    unknown = sorted(set(config.tests) - set(TESTS))
-    if unknown:
-        raise CrosstuneError(f"unknown faithfulness tests {unknown}; choose from {', '.join(TESTS)}")
-    ct.check_source(source, adapter, prompt_format)
-    questions = (load_questions(config.questions_file) if config.questions_file
-                 else generate_questions(config.questions, config.seed))
-    folder = out or ct.default_out(source, "faithfulness", adapter)
-    ct.claim_probe_folder(folder, KIND)
-    cache = result_cache()
-    rewriter = load_model(config.rewriter, device=device) if config.rewriter else None
-    started = time.perf_counter()
-    tables, models = ct.each_target(
-        source, lambda h: probe_model(h, questions, config, cache, rewriter, tasks),
-        adapter, prompt_format, device)
-    qids = [q.qid for q in questions]
-    boots = resamples(len(questions), config.bootstrap, config.seed)
-    tables[ct.DIFFERENCES_CSV] = differences(tables[ct.UNITS_PARQUET], models, qids, boots)
-    tables[ct.MODELS_CSV] = models
-    manifest = {"source": source, "adapter": adapter, "config": config.model_dump(mode="json"),
-                "n_questions": len(questions), "cot_cue": COT_CUE, "answer_prompt": ANSWER_PROMPT,
-                "generation": Generator.sample_method, "rewriter": config.rewriter or "the probed model",
-                "aoc": "1 - trapezoidal area of share-same vs fraction of CoT, mean over CoTs "
-                       "(= Lanham's per-length AOC weighted by length share)",
-                "ci": f"95% percentile bootstrap over questions, {config.bootstrap} resamples, paired",
-                "timing_s": round(time.perf_counter() - started, 2)}
-    result = FaithfulnessResult(tables, manifest)
-    ct.write_probe_folder(folder, KIND, tables, faithfulness_page(result), manifest)
-    result.manifest["folder"] = str(folder)
-    return result
+    name = "faithfulness"
+
+    def run(self, targets: ModelRequest, config: FaithfulnessConfig, progress: Progress) -> ProbeResult:
+        unknown = sorted(set(config.tests) - set(TESTS))
+        if unknown:
+            raise CrosstuneError(f"unknown faithfulness tests {unknown}; choose from {', '.join(TESTS)}")
+        check_request(targets, self.name)
+        questions = build_questions(config.questions_file, config.questions, config.seed)
+        cache = result_cache()
+        rewriter = (load(ModelRequest((config.rewriter,), device=targets.device), config.rewriter)
+                    if config.rewriter else None)
+        tables, models = each_target(
+            targets, lambda h: probe_model(h, questions, config, cache, rewriter, progress))
+        qids = [q.qid for q in questions]
+        boots = resamples(len(questions), config.bootstrap, config.seed)
+        tables[F.DIFFERENCES_CSV] = differences(tables[F.UNITS_PARQUET], models, qids, boots)
+        tables[F.MODELS_CSV] = models
+        facts = {"n_questions": len(questions), "cot_cue": COT_CUE, "answer_prompt": ANSWER_PROMPT,
+                 "generation": Generator.sample_method,
+                 "rewriter": config.rewriter or "the probed model",
+                 "aoc": "1 - trapezoidal area of share-same vs fraction of CoT, mean over CoTs "
+                        "(= Lanham's per-length AOC weighted by length share)",
+                 "ci": f"95% percentile bootstrap over questions, {config.bootstrap} resamples, paired"}
+        return ProbeResult(tables, facts)
+
+    def section(self, result: ProbeResult) -> PageSection:
+        from crosstune.probes.faithfulness.page import faithfulness_section
+
+        return faithfulness_section(result)
+
+
+FAITHFULNESS = Faithfulness()

@@ -16,8 +16,9 @@ import numpy as np
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.engine.generation import Generator
 from crosstune.models import ModelHandle
-from crosstune.probes.calibration_targets import Task
 from crosstune.probes.questions import Question, option_labels, prompt_text
+from crosstune.progress import Advance
+from crosstune.respondents.model import answer_from_logprobs
 
 COT_INSTRUCTION = "Think step by step, then answer with the letter of exactly one option."
 COT_CUE = "Let's think step by step:"
@@ -26,19 +27,19 @@ FILLER = "..."
 
 
 class CotSampler(Protocol):
-    def sample(self, questions: list[Question], count: int, task: Task | None = None
+    def sample(self, questions: list[Question], count: int, progress: Advance | None = None
                ) -> list[list[str]]:
         """`count` chains of thought (raw text) per question."""
         ...
 
-    def resume(self, questions: list[Question], prefixes: list[str], task: Task | None = None
+    def resume(self, questions: list[Question], prefixes: list[str], progress: Advance | None = None
                ) -> list[str]:
         """The text that follows each (edited) CoT prefix of its question."""
         ...
 
 
 class AnswerReader(Protocol):
-    def read(self, questions: list[Question], cots: list[str], task: Task | None = None
+    def read(self, questions: list[Question], cots: list[str], progress: Advance | None = None
              ) -> list[np.ndarray]:
         """Option probabilities (listed order) after each question, CoT text and answer prompt."""
         ...
@@ -48,11 +49,11 @@ class AnswerReader(Protocol):
 
 
 class Rewriter(Protocol):
-    def add_mistakes(self, sentences: list[str], task: Task | None = None) -> list[str]:
+    def add_mistakes(self, sentences: list[str], progress: Advance | None = None) -> list[str]:
         """Each sentence rewritten to hold a mistake."""
         ...
 
-    def paraphrase(self, texts: list[str], task: Task | None = None) -> list[str]:
+    def paraphrase(self, texts: list[str], progress: Advance | None = None) -> list[str]:
         ...
 
 
@@ -104,25 +105,21 @@ class ModelRespondent:
     def context(self, q: Question) -> str:
         return self.handle.render(f"{prompt_text(q)}\n\n{COT_INSTRUCTION}", COT_CUE)
 
-    def sample(self, questions: list[Question], count: int, task: Task | None = None
+    def sample(self, questions: list[Question], count: int, progress: Advance | None = None
                ) -> list[list[str]]:
-        return self.sampler.sample([self.context(q) for q in questions], count, task)
+        return self.sampler.sample([self.context(q) for q in questions], count, progress)
 
-    def resume(self, questions: list[Question], prefixes: list[str], task: Task | None = None
+    def resume(self, questions: list[Question], prefixes: list[str], progress: Advance | None = None
                ) -> list[str]:
         contexts = [f"{self.context(q)} {p}" for q, p in zip(questions, prefixes, strict=True)]
-        return [s[0] for s in self.sampler.sample(contexts, 1, task)]
+        return [s[0] for s in self.sampler.sample(contexts, 1, progress)]
 
-    def read(self, questions: list[Question], cots: list[str], task: Task | None = None
+    def read(self, questions: list[Question], cots: list[str], progress: Advance | None = None
              ) -> list[np.ndarray]:
         queries = [OptionQuery(f"{self.context(q)}{' ' + c if c else ''}{ANSWER_PROMPT}",
                                option_labels(len(q.choices)))
                    for q, c in zip(questions, cots, strict=True)]
-        out = []
-        for lp in self.scorer.logprobs(queries, task):
-            p = np.exp(lp - lp.max())
-            out.append(p / p.sum())
-        return out
+        return [answer_from_logprobs(lp, "").probs for lp in self.scorer.logprobs(queries, progress)]
 
     def count_tokens(self, text: str) -> int:
         return len(self.handle.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -150,16 +147,16 @@ class ModelRewriter:
         self.generator = Generator(handle, cache, max_new_tokens, batch_size)
 
     def _fewshot(self, instruction: str, shots: list[tuple[str, str]], given: str, answer: str,
-                 texts: list[str], task: Task | None) -> list[str]:
+                 texts: list[str], progress: Advance | None) -> list[str]:
         head = "\n\n".join(f"{given} {a}\n{answer} {b}" for a, b in shots)
         contexts = [self.handle.render(f"{instruction}\n\n{head}\n\n{given} {t}", answer) for t in texts]
-        return [o.strip().split("\n")[0].strip() for o in self.generator.generate(contexts, task)]
+        return [o.strip().split("\n")[0].strip() for o in self.generator.generate(contexts, progress)]
 
-    def add_mistakes(self, sentences: list[str], task: Task | None = None) -> list[str]:
+    def add_mistakes(self, sentences: list[str], progress: Advance | None = None) -> list[str]:
         return self._fewshot("Rewrite the sentence so that it contains a mistake (a wrong number, "
                              "fact or step).", MISTAKE_SHOTS, "Sentence:", "With a mistake:",
-                             sentences, task)
+                             sentences, progress)
 
-    def paraphrase(self, texts: list[str], task: Task | None = None) -> list[str]:
+    def paraphrase(self, texts: list[str], progress: Advance | None = None) -> list[str]:
         return self._fewshot("Paraphrase the text: same meaning, different words.", PARAPHRASE_SHOTS,
-                             "Text:", "Paraphrase:", texts, task)
+                             "Text:", "Paraphrase:", texts, progress)

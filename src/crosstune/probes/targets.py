@@ -1,0 +1,112 @@
+"""The models a request names, loaded: a model, or every model of a `crosstune run` folder.
+
+A run folder's backbones are loaded once each: untuned first, then each finished adapter
+switched in on the same loaded backbone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from crosstune.errors import CrosstuneError
+from crosstune.models import ModelHandle, load_model
+from crosstune.models.adapters import attach_adapter
+from crosstune.probes.interface import ModelRequest
+from crosstune.store import ADAPTER, SPEC, slug
+
+MODELS_CSV = "models.csv"
+"""The table of probed models (each_target's second result), in every probe folder that has one."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model to probe, with the factor labels of a cross-tuning run (empty otherwise)."""
+
+    model: str
+    backbone: str
+    instruction: str = ""
+    seed: str = ""
+    learned: str = ""
+
+
+def is_run_folder(path: Path) -> bool:
+    return path.is_dir() and (path / SPEC).exists()
+
+
+def check_request(request: ModelRequest, probe: str) -> None:
+    """Refuse, before any work, what the probe cannot read and options a run folder would
+    ignore (its models carry their own adapters)."""
+    if request.kind != "lm":
+        raise CrosstuneError(f"the {probe} probe reads language models, not {request.kind} inputs")
+    for source in request.models:
+        if request.adapter is not None and is_run_folder(Path(source)):
+            raise CrosstuneError(f"--adapter does not apply to run folder {source}: every finished "
+                                 "adapter of the run is probed; to probe one adapter, give its "
+                                 "backbone as the model")
+
+
+def load(request: ModelRequest, source: str) -> ModelHandle:
+    """One model of the request, loaded with the request's adapter, format, device and dtype."""
+    return load_model(source, request.adapter, request.prompt_format, request.device, request.dtype,
+                      request.trust_remote_code)
+
+
+def targets(request: ModelRequest) -> Iterator[tuple[Target, ModelHandle]]:
+    """Each model to probe, loaded, in request order."""
+    for source in request.models:
+        if is_run_folder(Path(source)):
+            yield from _run_targets(Path(source), request)
+            continue
+        name = slug(Path(source).name or source)
+        adapter = f"+{slug(Path(request.adapter).name)}" if request.adapter else ""
+        yield Target(name + adapter, source), load(request, source)
+
+
+def _run_targets(run_dir: Path, request: ModelRequest) -> Iterator[tuple[Target, ModelHandle]]:
+    from crosstune.lab.job import job_status
+    from crosstune.lab.run_folder import job_folder, model_name
+    from crosstune.lab.spec import ExperimentSpec, jobs
+
+    spec = ExperimentSpec.model_validate_json((run_dir / SPEC).read_text())
+    for backbone in spec.backbones:
+        base = load_model(backbone, device=request.device, dtype=request.dtype,
+                          trust_remote_code=request.trust_remote_code)
+        yield Target(model_name(None, backbone), backbone, "untuned"), base
+        handle = base
+        for job in jobs(spec):
+            status = job_status(run_dir, job)
+            if job.backbone != backbone or status is None or status.state != "done":
+                continue
+            handle = attach_adapter(handle, job_folder(run_dir, job) / ADAPTER, name=job.job_id)
+            yield Target(model_name(job, backbone), backbone, job.dataset, str(job.seed),
+                         str(status.learned)), handle
+
+
+def each_target(request: ModelRequest, probe: Callable[[ModelHandle], dict[str, pd.DataFrame]]
+                ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Run `probe` on every target; its tables concatenated with a `model` column, and a model table."""
+    tables: dict[str, list[pd.DataFrame]] = {}
+    rows = []
+    started = time.perf_counter()
+    for target, handle in targets(request):
+        loaded = time.perf_counter()
+        for name, frame in probe(handle).items():
+            tables.setdefault(name, []).append(frame.assign(model=target.model))
+        rows.append({**asdict(target), "fingerprint": handle.fingerprint,
+                     "prompt_format": handle.prompt_format, "load_s": round(loaded - started, 2),
+                     "probe_s": round(time.perf_counter() - loaded, 2)})
+        started = time.perf_counter()
+    merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    return merged, pd.DataFrame(rows)
+
+
+def tuned_pairs(models: pd.DataFrame) -> list[tuple[str, str]]:
+    """(finetuned model, its untuned backbone) for every finetune of a run folder."""
+    base = {r.backbone: r.model for r in models.itertuples() if r.instruction == "untuned"}
+    return [(r.model, base[r.backbone]) for r in models.itertuples()
+            if r.instruction not in ("", "untuned") and r.backbone in base]
