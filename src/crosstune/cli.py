@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from crosstune.choices import Executor, FormatChoice, Impute, Method, MetricName, Orient
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
@@ -88,8 +89,8 @@ def biases_validate(
         "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="pairs per bias")] = 20,
     seed: Annotated[int, typer.Option(help="seed for the pairs")] = 0,
-    orders: Annotated[int, typer.Option(help="2: both option orders; 1: balanced reversals")] = 2,
-    metric: Annotated[str, typer.Option(help="metric of the printed table")] = "expected",
+    orders: Annotated[Literal[1, 2], typer.Option(help="2: both option orders; 1: balanced reversals")] = 2,
+    metric: Annotated[MetricName, typer.Option(help="metric of the printed table")] = "expected",
     scenarios: Annotated[Path | None, typer.Option(help="scenario file, one per line")] = None,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="write respondent -> bias -> metric -> score here")] = None,
@@ -98,23 +99,17 @@ def biases_validate(
     import json
 
     from crosstune.respondents.validate import validate
-    from crosstune.scores.metrics import METRICS
     from crosstune.store import ensure_file_writable, write_text
 
-    if metric not in METRICS:
-        raise CrosstuneError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    if orders not in (1, 2):
-        raise CrosstuneError(f"--orders must be 1 or 2, got {orders}")
     if json_out is not None:
         ensure_file_writable(json_out, "--json")
     result = validate(_names(biases, "--biases"), pairs, seed, orders, scenarios)
     frame = result.table(metric)
-    table = Table("bias", *frame.columns, title=f"known-answer respondents ({metric}, "
-                  f"{'counterbalanced' if orders == 2 else 'one order'}, {pairs} pairs)")
-    for bias, row in frame.iterrows():
-        mark = " (offset)" if bias in result.offsets else ""
-        table.add_row(f"{bias}{mark}", *(f"{round(v, 3) + 0.0:+.3f}" for v in row))
-    console.print(table)
+    shown = frame.map(lambda v: f"{round(v, 3) + 0.0:+.3f}")
+    shown.index = [f"{bias} (offset)" if bias in result.offsets else bias for bias in frame.index]
+    _print_frame(shown.rename_axis("bias").reset_index(),
+                 f"known-answer respondents ({metric}, "
+                 f"{'counterbalanced' if orders == 2 else 'one order'}, {pairs} pairs)", json_out)
     for bias, note in result.offsets.items():
         console.print(f"{bias} (offset): {note}")
     if json_out is not None:
@@ -178,13 +173,14 @@ def eval_command(
         "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="control/treatment pairs per bias")] = 20,
     seed: Annotated[int, typer.Option(help="seed for pairs, option order, bootstrap")] = 0,
-    method: Annotated[str, typer.Option(help="probability | generate")] = "probability",
-    metric: Annotated[str, typer.Option(help="headline score: expected | choice | linear")] = "expected",
+    method: Annotated[Method, typer.Option(help="read option probabilities, or generate and parse")
+                      ] = "probability",
+    metric: Annotated[MetricName, typer.Option(help="headline score")] = "expected",
     orders: Annotated[int, typer.Option(help="2: both option orders (default); 1: half reversed")] = 2,
     scenarios: Annotated[Path | None, typer.Option(help="scenario file, one per line")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder; default runs/eval-MODEL")] = None,
     adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
-    prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
+    prompt_format: Annotated[FormatChoice, typer.Option("--format", help="prompt rendering")] = "auto",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
     trust_remote_code: Annotated[bool, typer.Option(
         help="run code shipped with a hub model (off: only do this for code you trust)")] = False,
@@ -216,9 +212,8 @@ def eval_command(
     """Measure every selected bias on one model and write a run folder."""
     from crosstune.evaluate import evaluate_model, make_config
     from crosstune.served import served_settings
+    from crosstune.store import BIASES
 
-    if prompt_format not in ("auto", "chat", "plain"):
-        raise CrosstuneError(f"--format must be auto, chat or plain, got {prompt_format!r}")
     config = make_config(biases=_names(biases, "--biases"), pairs=pairs, seed=seed, method=method,
                          metric=metric, orders=orders, scenarios=scenarios)
     served = served_settings(model, base_url, endpoint=endpoint, tokenizer=tokenizer,
@@ -235,11 +230,11 @@ def eval_command(
             result, folder = evaluate_served(served, config, out, _RichProgress(bar))
         else:
             result, folder = evaluate_model(model, config, out, adapter=adapter,
-                                            prompt_format=prompt_format,  # type: ignore[arg-type]
+                                            prompt_format=prompt_format,
                                             device=device, dtype=dtype,
                                             trust_remote_code=trust_remote_code,
                                             progress=_RichProgress(bar))
-    _print_summary(result.summary, metric)
+    _print_summary(result.summary, metric, folder / BIASES)
     _print_position(result.manifest["position_preference"])
     timing = result.manifest["timing_s"]
     console.print(f"results: {terminal(folder)}  "
@@ -256,14 +251,14 @@ def _names(items: list[str] | None, option: str) -> list[str] | None:
     return names
 
 
-def _print_summary(summary, metric: str) -> None:
+def _print_summary(summary, metric: str, full: Path) -> None:
     import pandas as pd
 
     rows = [{"bias": row.bias, "n": str(row.n_scored), f"score ({metric})": f"{row.score:+.3f}",
              "95% CI": f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", "p": f"{row.p_value:.3g}",
              "position effect": f"{row.position_effect:+.3f}", "valid mass": f"{row.valid_mass:.2f}",
              "parse fail": f"{row.parse_failure_rate:.0%}"} for row in summary.itertuples()]
-    _print_frame(pd.DataFrame(rows), "")
+    _print_frame(pd.DataFrame(rows), "", full)
 
 
 def _print_position(position: dict) -> None:
@@ -282,8 +277,8 @@ def analyze_command(
     rule: Annotated[list[str] | None, typer.Option(
         help="label rule factor=REGEX on model names (repeatable)")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="rows that are not biases")] = None,
-    orient: Annotated[str, typer.Option(help="auto | biases-as-rows | models-as-rows")] = "auto",
-    impute: Annotated[str, typer.Option(help="none | drop | bias-mean | zero")] = "none",
+    orient: Annotated[Orient, typer.Option(help="which way a scores table lies")] = "auto",
+    impute: Annotated[Impute, typer.Option(help="missing scores")] = "none",
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
     standardize: Annotated[bool, typer.Option(help="z-score each bias before clustering")] = False,
     seed: Annotated[int, typer.Option()] = 0,
@@ -293,8 +288,8 @@ def analyze_command(
         help="BACKBONE=MODEL: compare that backbone's seeds with MODEL (repeatable)")] = None,
     band: Annotated[float | None, typer.Option(
         help="neutral band for reference directions; default: the metric's (see --metric)")] = None,
-    metric: Annotated[str, typer.Option(
-        help="metric of the scores (sets the default band): expected | choice | linear")] = "expected",
+    metric: Annotated[MetricName, typer.Option(
+        help="metric of the scores (sets the default band)")] = "expected",
     min_effect: Annotated[float | None, typer.Option(
         min=0, help="smallest difference (score units) called an origin; default: the metric's "
         "neutral band")] = None,
@@ -305,13 +300,9 @@ def analyze_command(
     from crosstune.analysis.attribute import run_analysis
     from crosstune.scores.metrics import neutral_band
 
-    if orient not in ("auto", "biases-as-rows", "models-as-rows"):
-        raise CrosstuneError(f"--orient must be auto, biases-as-rows or models-as-rows, got {orient!r}")
-    if impute not in ("none", "drop", "bias-mean", "zero"):
-        raise CrosstuneError(f"--impute must be none, drop, bias-mean or zero, got {impute!r}")
     with console.status("analysing"):
         result = run_analysis(inputs, out, labels=labels, rules=rule, exclude=tuple(exclude or ()),
-                              orient=orient, impute=impute,  # type: ignore[arg-type]
+                              orient=orient, impute=impute,
                               references=reference, permutations=permutations,
                               standardize=standardize, seed=seed,
                               band=band if band is not None else neutral_band(metric), html=html,
@@ -327,7 +318,7 @@ def analyze_command(
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
-    impute: Annotated[str, typer.Option(help="missing scores: none | drop | bias-mean | zero")] = "none",
+    impute: Annotated[Impute, typer.Option(help="missing scores")] = "none",
     keep_unlearned: Annotated[bool, typer.Option(
         help="analyse finetunes that failed the quality check too")] = False,
 ) -> None:
@@ -399,7 +390,7 @@ def plant_command(
 def run_command(
     spec_file: Annotated[Path, typer.Argument(help="experiment TOML")],
     dry_run: Annotated[bool, typer.Option(help="check the spec, print the job plan and stop")] = False,
-    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    executor: Annotated[Executor, typer.Option(help="where the jobs run")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address; default: start one")] = None,
     out: Annotated[Path, typer.Option(help="parent folder of the run folder")] = Path("runs"),
     analyze_after: Annotated[bool, typer.Option("--analyze/--no-analyze",
@@ -410,8 +401,6 @@ def run_command(
     from crosstune.lab.spec import load_spec
     from crosstune.store import LOG, SCORES
 
-    if executor not in ("local", "ray"):
-        raise CrosstuneError(f"--executor must be local or ray, got {executor!r}")
     spec = load_spec(spec_file)
     run_dir = run_folder(spec, out)
     with console.status("checking the spec"):
@@ -422,8 +411,7 @@ def run_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                   console=console) as bar:
-        outcome = run_experiment(spec, run_dir, executor, address,  # type: ignore[arg-type]
-                                 _GridProgress(bar))
+        outcome = run_experiment(spec, run_dir, executor, address, _GridProgress(bar))
     if outcome.format_only is not None:
         _print_frame(outcome.format_only, "format-only arms")
     _print_positions(run_dir)
@@ -449,16 +437,15 @@ def _analyze_run(run_dir: Path) -> None:
     analyze_command([run_dir], out=run_dir / ANALYSIS)
 
 
-def _print_frame(frame, title: str) -> None:
-    table = Table(title=title or None)
-    for i, column in enumerate(frame.columns):
-        longest = max([len(str(column)), *(len(str(v)) for v in frame[column])])
-        # the first column names things: never cut; the others fold when the terminal is narrow
-        table.add_column(terminal(column), no_wrap=i == 0, min_width=min(longest, 40) if i == 0 else None,
-                         overflow="fold")
-    for row in frame.itertuples(index=False):
-        table.add_row(*map(terminal, row))
-    console.print(table)
+def _print_frame(frame, title: str, full: Path | None = None) -> None:
+    """A table that fits the terminal without wrapping a cell; `full`: where the whole table is."""
+    from crosstune.console_table import fit_table
+
+    fitted = fit_table(frame, title, console.width)
+    console.print(fitted.table)
+    note = fitted.note(str(full) if full is not None else None)
+    if note is not None:
+        console.print(note, markup=False, highlight=False)
 
 
 @probe_app.command("calibration")

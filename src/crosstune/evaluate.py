@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from crosstune.choices import Method
 from crosstune.engine import OptionScorer, ResultCache
 from crosstune.errors import CrosstuneError, validated
 from crosstune.models.handle import ModelHandle
@@ -40,7 +41,7 @@ class EvalConfig(BaseModel):
     biases: list[str] | None = Field(None, description="bias names; None = the whole suite")
     pairs: int = Field(20, description="control/treatment pairs per bias")
     seed: int = Field(0, description="seeds pair generation, option order and bootstrap")
-    method: Literal["probability", "generate"] = Field(
+    method: Method = Field(
         "probability", description="read option probabilities, or generate and parse")
     metric: MetricName = Field(
         "expected", description="headline score: expected Malberg ratio, choice (ratio on the "
