@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crosstune.choices import Executor, FormatChoice, Impute, Method, MetricName, Orient
+from crosstune.cli_options import ManyValues, deprecations, files, one_model
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
@@ -83,10 +84,10 @@ def biases_show(
         console.print(user_prompt(pair, side), markup=False)
 
 
-@biases_app.command("validate")
+@biases_app.command("validate", cls=ManyValues)
 def biases_validate(
     biases: Annotated[list[str] | None, typer.Option(
-        "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
+        "--biases", help="bias names (several, or comma-separated); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="pairs per bias")] = 20,
     seed: Annotated[int, typer.Option(help="seed for the pairs")] = 0,
     orders: Annotated[Literal[1, 2], typer.Option(help="2: both option orders; 1: balanced reversals")] = 2,
@@ -165,12 +166,12 @@ def _progress_bar() -> Progress:
                     MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), console=console)
 
 
-@app.command("eval")
+@app.command("eval", cls=ManyValues)
 def eval_command(
     model: Annotated[str, typer.Option(
         help="embedded name, hub id, folder, adapter, .gguf, or served:ID with --base-url")],
     biases: Annotated[list[str] | None, typer.Option(
-        "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
+        "--biases", help="bias names (several, or comma-separated); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="control/treatment pairs per bias")] = 20,
     seed: Annotated[int, typer.Option(help="seed for pairs, option order, bootstrap")] = 0,
     method: Annotated[Method, typer.Option(help="read option probabilities, or generate and parse")
@@ -350,9 +351,10 @@ class _GridProgress(_RichProgress):
 
 @app.command("plant")
 def plant_command(
-    base: Annotated[str, typer.Argument(help="the backbone to plant into (any model spec)")],
     bias: Annotated[str, typer.Option(help="bias name(s) to plant, comma-separated")],
     out: Annotated[Path, typer.Option(help="the planted model folder to write")],
+    model: Annotated[str | None, typer.Option(help="the backbone to plant into (any model spec)")] = None,
+    old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
     steps: Annotated[int, typer.Option(min=1, help="training steps (the dose)")] = 120,
     pairs: Annotated[int, typer.Option(min=1, help="training pairs per bias (4 examples each)")] = 40,
     mix: Annotated[str, typer.Option(
@@ -369,6 +371,7 @@ def plant_command(
     from crosstune.lab.plant import PlantSpec, plant, read_planted
     from crosstune.lab.spec import LoraSpec, TrainingSpec
 
+    base = one_model(model, old_model, "crosstune plant")
     names = [b.strip() for b in bias.split(",") if b.strip()]
     spec = validated(PlantSpec, base=base, biases=names, pairs=pairs, seed=seed,
                      mix=mix or None, mix_ratio=mix_ratio if mix else 0.0, threads=threads,
@@ -448,9 +451,13 @@ def _print_frame(frame, title: str, full: Path | None = None) -> None:
         console.print(note, markup=False, highlight=False)
 
 
+_PROBED = "a model (embedded name, hub id, folder, .gguf) or a run folder: every model of it"
+
+
 @probe_app.command("calibration")
 def probe_calibration_command(
-    source: Annotated[str, typer.Argument(help="a model (embedded name, folder, ...) or a run folder")],
+    model: Annotated[str | None, typer.Option(help=_PROBED)] = None,
+    old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
     questions: Annotated[int, typer.Option(help="generated known-answer questions")] = 60,
     questions_file: Annotated[Path | None, typer.Option(
         help="JSONL with question, choices, answer (replaces the generated set)")] = None,
@@ -468,6 +475,7 @@ def probe_calibration_command(
     """Calibration on known-answer questions: accuracy, Brier, ECEs, selective accuracy, CIs."""
     from crosstune.probes.calibration import CalibrationConfig, run_calibration
 
+    source = one_model(model, old_model, "crosstune probe calibration")
     config = validated(CalibrationConfig, questions=questions, questions_file=questions_file,
                          both_orders=both_orders, bins=bins, bootstrap=bootstrap, seed=seed)
     with _probe_progress() as tasks:
@@ -482,7 +490,8 @@ def probe_calibration_command(
 
 @probe_app.command("faithfulness")
 def probe_faithfulness_command(
-    source: Annotated[str, typer.Argument(help="a model (embedded name, folder, ...) or a run folder")],
+    model: Annotated[str | None, typer.Option(help=_PROBED)] = None,
+    old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
     questions: Annotated[int, typer.Option(help="generated known-answer questions")] = 12,
     questions_file: Annotated[Path | None, typer.Option(help="JSONL with question, choices, answer")] = None,
     samples: Annotated[int, typer.Option(help="CoTs sampled per question")] = 2,
@@ -506,6 +515,7 @@ def probe_faithfulness_command(
     """Chain-of-thought faithfulness (Lanham et al. 2023): early answering, mistakes, filler, paraphrase."""
     from crosstune.probes.faithfulness import FaithfulnessConfig, run_faithfulness
 
+    source = one_model(model, old_model, "crosstune probe faithfulness")
     config = validated(FaithfulnessConfig, questions=questions, questions_file=questions_file,
                          samples=samples, temperature=temperature, cot_tokens=cot_tokens,
                          max_sentences=max_sentences, filler_step=filler_step, rewriter=rewriter,
@@ -533,14 +543,15 @@ def _probe_progress():
         yield start
 
 
-@probe_app.command("values")
+@probe_app.command("values", cls=ManyValues)
 def probe_values_command(
     model: Annotated[list[str] | None, typer.Option(
-        help="LM: embedded name, hub id, folder or .gguf (repeatable)")] = None,
+        help="LMs: embedded names, hub ids, folders or .gguf files (several after one --model)")] = None,
     reward_model: Annotated[list[str] | None, typer.Option(
-        help="sequence-classification reward model folder or hub id (repeatable)")] = None,
+        help="sequence-classification reward model folders or hub ids (several)")] = None,
     rewards: Annotated[list[Path] | None, typer.Option(
-        help="external scores CSV, one per model: response + one column per prompt key")] = None,
+        help="external scores CSVs, one per model (several, or a quoted glob 'scores/*.csv'): "
+        "response + one column per prompt key")] = None,
     lexicon: Annotated[Path | None, typer.Option(
         help=".csv (Category,token_decoded), .dic or .dicx; default: a small demo list")] = None,
     labels: Annotated[Path | None, typer.Option(help="family per model (CSV or TOML)")] = None,
@@ -569,7 +580,8 @@ def probe_values_command(
     from crosstune.probes.values.files import MEAN_OF_MEDIANS_FILE
 
     config = ValuesConfig(
-        models=model or [], reward_models=reward_model or [], rewards=rewards or [], lexicon=lexicon,
+        models=model or [], reward_models=reward_model or [], rewards=files(rewards, "--rewards"),
+        lexicon=lexicon,
         labels=labels, rules=rule or [], reference_family=reference_family, prompts=prompt or [],
         prompt_file=prompt_file, output_index=output_index, prompt_format=prompt_format,
         common_words=common_words, top=top,
@@ -607,6 +619,9 @@ def main() -> None:
         code = 130
     if code == 130:  # typer turns Ctrl-C into this exit code
         interrupted()
+    if not code:
+        for line in deprecations:
+            errors.print(f"note: {line}", markup=False, highlight=False)
     sys.exit(code if isinstance(code, int) else 0)
 
 
