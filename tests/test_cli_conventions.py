@@ -108,14 +108,16 @@ def test_several_score_files_after_one_flag_or_as_a_glob_are_the_same_models(tmp
     for result in (listed, globbed, repeated):
         assert result.returncode == 0, result.stderr
         assert "deprecated" not in result.stderr
-    tables = [(tmp_path / out / "mean_of_medians.csv").read_text() for out in ("listed", "globbed", "repeated")]
+    tables = [(tmp_path / out / "mean_of_medians.csv").read_text()
+              for out in ("listed", "globbed", "repeated")]
     assert tables[0] == tables[1] == tables[2]
 
 
 def test_the_old_positional_model_still_works_and_says_once_that_it_goes(saved_tiny_model, tmp_path):
     args = ["--questions", "4", "--bootstrap", "10"]
     old = _cli("probe", "calibration", str(saved_tiny_model), *args, "--out", str(tmp_path / "old"))
-    new = _cli("probe", "calibration", "--model", str(saved_tiny_model), *args, "--out", str(tmp_path / "new"))
+    new = _cli("probe", "calibration", "--model", str(saved_tiny_model), *args,
+               "--out", str(tmp_path / "new"))
     assert old.returncode == new.returncode == 0, old.stderr + new.stderr
     notes = [line for line in old.stderr.splitlines() if "deprecated" in line]
     assert notes == ["note: 'crosstune probe calibration MODEL' is deprecated: write 'crosstune probe "

@@ -12,8 +12,7 @@ import pandas as pd
 
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, EvalProgress, build_pairs, evaluate_into
-from crosstune.lab.bias_data import short_label
-from crosstune.lab.datasets import load_examples, on_the_hub, split
+from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
 from crosstune.lab.job import job_status, run_job
@@ -109,7 +108,8 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True,
     if spec.data_seeds is not None and len(set(spec.data_seeds)) != len(spec.data_seeds):
         raise CrosstuneError("data_seeds lists a seed more than once")
     arms = spec.transfer.arms() if spec.transfer is not None else {}
-    twice = [f"{d!r} (the transfer arm {arm!r})" for arm, d in arms.items() if d in spec.datasets]
+    listed = {d.text() for d in spec.datasets}
+    twice = [f"{d!r} (the transfer arm {arm!r})" for arm, d in arms.items() if d in listed]
     if twice:
         raise CrosstuneError(f"datasets lists {', '.join(twice)}, which [transfer] trains already; "
                              "remove it from datasets")
@@ -120,7 +120,7 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True,
     for backbone in spec.backbones:
         check_model_spec(backbone)
     for dataset in spec.all_datasets:
-        if fetch or not on_the_hub(dataset):
+        if fetch or not dataset.on_the_hub:
             split(load_examples(dataset), spec.quality.heldout)
     if spec.accuracy is not None:
         check_tasks(spec.accuracy)
@@ -158,7 +158,7 @@ def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     rows = []
     for job in jobs(spec):
         status = job_status(run_dir, job)
-        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": short_label(job.dataset),
+        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": job.source.label,
                      "seed": job.seed, "data_seed": job.data_seed,
                      "state": status.state if status else "pending"})
     return pd.DataFrame(rows)
@@ -246,7 +246,7 @@ def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
         if status is None or status.state != "done" or not status.quality:
             continue
         q = status.quality
-        rows.append({"backbone": job.backbone, "dataset": short_label(job.dataset),
+        rows.append({"backbone": job.backbone, "dataset": job.source.label,
                      "loss_before": q["heldout_loss_before"], "loss_after": q["heldout_loss_after"],
                      "accuracy_before": q["heldout_accuracy_before"],
                      "accuracy_after": q["heldout_accuracy_after"]})
@@ -276,7 +276,7 @@ def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataF
             continue
         name = model_name(job, job.backbone)
         scores[name] = read_biases(folder)[SCORE_COLUMN]
-        labels[name] = {"backbone": job.backbone, "instruction": short_label(job.dataset),
+        labels[name] = {"backbone": job.backbone, "instruction": job.source.label,
                         "seed": str(job.seed), "learned": status.learned}
     score_table = pd.DataFrame(scores).T.rename_axis("model")
     label_table = pd.DataFrame.from_dict(labels, orient="index").rename_axis("model")
