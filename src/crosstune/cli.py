@@ -309,6 +309,10 @@ def analyze_command(
                               band=band if band is not None else neutral_band(metric), html=html,
                               min_effect=min_effect if min_effect is not None else neutral_band(metric),
                               keep_unlearned=keep_unlearned)
+    _print_analysis(result, out)
+
+
+def _print_analysis(result, out: Path) -> None:
     console.print(terminal(result.verdict))
     for note in result.notes:
         console.print(f"note: {terminal(note)}")
@@ -324,13 +328,15 @@ def report_command(
         help="analyse finetunes that failed the quality check too")] = False,
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
+    from crosstune.lab.pipeline import analyse_folder, run_metric
     from crosstune.store import ANALYSIS, SPEC
 
     if not (run_dir / SPEC).exists():
         raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
                              "for score tables use 'crosstune analyze'")
-    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations, impute=impute,
-                    keep_unlearned=keep_unlearned)
+    with console.status("analysing"):
+        result = analyse_folder(run_dir, run_metric(run_dir), permutations, impute, keep_unlearned)
+    _print_analysis(result, run_dir / ANALYSIS)
     _print_positions(run_dir)
 
 
@@ -400,44 +406,39 @@ def run_command(
                                                 help="analyse and report at the end")] = True,
 ) -> None:
     """Train the backbone x dataset x seed grid with LoRA, evaluate every model, analyse."""
-    from crosstune.lab.experiment import check_spec, plan, run_experiment, run_folder, training_effect
+    from crosstune.lab.experiment import check_spec, plan, run_folder, trains_here
+    from crosstune.lab.pipeline import run_and_analyse
     from crosstune.lab.spec import load_spec
-    from crosstune.store import LOG, SCORES
+    from crosstune.store import ANALYSIS, FORMAT_ONLY, LOG, SCORES
 
     spec = load_spec(spec_file)
     run_dir = run_folder(spec, out)
     with console.status("checking the spec"):
-        check_spec(spec, fetch=not dry_run, on_this_machine=executor == "local" or address is None)
-    _print_frame(plan(spec, run_dir), f"{len(plan(spec, run_dir))} jobs in {run_dir}")
+        checked = check_spec(spec, fetch=not dry_run, on_this_machine=trains_here(executor, address))
+    jobs = plan(spec, run_dir)
+    _print_frame(jobs, f"{len(jobs)} jobs in {run_dir}")
     if dry_run:
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                   console=console) as bar:
-        outcome = run_experiment(spec, run_dir, executor, address, _GridProgress(bar))
+        report = run_and_analyse(checked, run_dir, executor, address, _GridProgress(bar), analyze_after)
+    outcome = report.outcome
     if outcome.format_only is not None:
-        _print_frame(outcome.format_only, "format-only arms")
+        _print_frame(outcome.format_only, "format-only arms", run_dir / FORMAT_ONLY)
     _print_positions(run_dir)
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
                   f"scores: {terminal(run_dir / SCORES)}; library log: {terminal(run_dir / LOG)}")
-    _print_frame(plan(spec, run_dir), "job states")
-    effect = training_effect(spec, run_dir)
-    if not effect.empty:
-        _print_frame(effect, "what finetuning changed: held-out loss and token accuracy on the "
-                             "instruction data, before -> after (mean over seeds)")
-    if analyze_after:
-        _analyze_run(run_dir)
-
-
-def _analyze_run(run_dir: Path) -> None:
-    from crosstune.analysis.inputs import cross_run
-    from crosstune.store import ANALYSIS
-
-    matrix, _ = cross_run(run_dir)
-    if len(matrix.scores) < 4:
-        console.print(f"only {len(matrix.scores)} finetuned model(s) learned: too few to analyse")
-        return
-    analyze_command([run_dir], out=run_dir / ANALYSIS)
+    _print_frame(report.jobs, "job states")
+    if not report.training_effect.empty:
+        _print_frame(report.training_effect, "what finetuning changed: held-out loss and token accuracy on "
+                                             "the instruction data, before -> after (mean over seeds)")
+    if report.not_analysed is not None:
+        console.print(report.not_analysed)
+    if report.analysis_error is not None:
+        raise CrosstuneError(report.analysis_error)
+    if report.analysis is not None:
+        _print_analysis(report.analysis, run_dir / ANALYSIS)
 
 
 def _print_frame(frame, title: str, full: Path | None = None) -> None:

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crosstune.errors import CrosstuneError, read_user_text
+from crosstune.eval_config import EvalConfig
 from crosstune.lab.sources import BiasSource, Dataset, DataSource, Direction, parse_dataset, parse_mix
 
 
@@ -62,7 +63,12 @@ class TrainingSpec(_Strict):
         return self
 
 
-class EvaluationSpec(_Strict):
+class EvaluationSpec(EvalConfig):
+    """The [evaluation] section is the evaluation config every model of the run shares; only its
+    default pair count differs (3: a grid evaluates many models), so older specs keep their numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     biases: list[str] | None = Field(None, min_length=1,
                                      description="bias names; leave out for the whole suite")
     pairs: int = Field(3, ge=1, description="pairs per bias")
