@@ -13,8 +13,9 @@ from crosstune.lab import task_accuracy
 from crosstune.lab.datasets import EMBEDDED_SIZE, Example, load_examples
 from crosstune.lab.embedded_data import STYLES, generate_items, heldout_items
 from crosstune.lab.job import run_job
+from crosstune.lab.sources import parse_dataset as parse_source
 from crosstune.lab.spec import AccuracySpec, ExperimentSpec, jobs
-from crosstune.lab.transforms import apply_transform, derangement, parse_source
+from crosstune.lab.transforms import apply_transform, derangement
 from crosstune.models import load_model
 
 FAST = {"max_steps": 2, "batch_size": 2, "max_length": 48}

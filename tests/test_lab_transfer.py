@@ -10,15 +10,9 @@ import pytest
 
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, build_pairs, evaluate
-from crosstune.lab.bias_data import (
-    BiasSource,
-    bias_examples,
-    disjointness,
-    parse_bias_source,
-    trained_answer,
-    training_pairs,
-)
+from crosstune.lab.bias_data import bias_examples, disjointness, trained_answer, training_pairs
 from crosstune.lab.datasets import load_examples
+from crosstune.lab.sources import BiasSource, parse_bias_source
 from crosstune.lab.spec import ExperimentSpec, TransferSpec, jobs
 from crosstune.lab.transfer import ArmScores, bias_changes, transfer_tables
 from crosstune.respondents.base import Answer

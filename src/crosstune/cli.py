@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -24,6 +24,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from crosstune.choices import Executor, FormatChoice, Impute, Method, MetricName, Orient
+from crosstune.cli_options import ManyValues, deprecations, files, one_model
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
 from crosstune.store import LOG as LOG_NAME
@@ -88,14 +90,14 @@ def biases_show(
         console.print(user_prompt(pair, side), markup=False)
 
 
-@biases_app.command("validate")
+@biases_app.command("validate", cls=ManyValues)
 def biases_validate(
     biases: Annotated[list[str] | None, typer.Option(
-        "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
+        "--biases", help="bias names (several, or comma-separated); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="pairs per bias")] = 20,
     seed: Annotated[int, typer.Option(help="seed for the pairs")] = 0,
-    orders: Annotated[int, typer.Option(help="2: both option orders; 1: balanced reversals")] = 2,
-    metric: Annotated[str, typer.Option(help="metric of the printed table")] = "expected",
+    orders: Annotated[Literal[1, 2], typer.Option(help="2: both option orders; 1: balanced reversals")] = 2,
+    metric: Annotated[MetricName, typer.Option(help="metric of the printed table")] = "expected",
     scenarios: Annotated[Path | None, typer.Option(help="scenario file, one per line")] = None,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="write respondent -> bias -> metric -> score here")] = None,
@@ -104,23 +106,17 @@ def biases_validate(
     import json
 
     from crosstune.respondents.validate import validate
-    from crosstune.scores.metrics import METRICS
     from crosstune.store import ensure_file_writable, write_text
 
-    if metric not in METRICS:
-        raise CrosstuneError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    if orders not in (1, 2):
-        raise CrosstuneError(f"--orders must be 1 or 2, got {orders}")
     if json_out is not None:
         ensure_file_writable(json_out, "--json")
     result = validate(_names(biases, "--biases"), pairs, seed, orders, scenarios)
     frame = result.table(metric)
-    table = Table("bias", *frame.columns, title=f"known-answer respondents ({metric}, "
-                  f"{'counterbalanced' if orders == 2 else 'one order'}, {pairs} pairs)")
-    for bias, row in frame.iterrows():
-        mark = " (offset)" if bias in result.offsets else ""
-        table.add_row(f"{bias}{mark}", *(f"{round(v, 3) + 0.0:+.3f}" for v in row))
-    console.print(table)
+    shown = frame.map(lambda v: f"{round(v, 3) + 0.0:+.3f}")
+    shown.index = [f"{bias} (offset)" if bias in result.offsets else bias for bias in frame.index]
+    _print_frame(shown.rename_axis("bias").reset_index(),
+                 f"known-answer respondents ({metric}, "
+                 f"{'counterbalanced' if orders == 2 else 'one order'}, {pairs} pairs)", json_out)
     for bias, note in result.offsets.items():
         console.print(f"{bias} (offset): {note}")
     if json_out is not None:
@@ -176,21 +172,22 @@ def _progress_bar() -> Progress:
                     MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), console=console)
 
 
-@app.command("eval")
+@app.command("eval", cls=ManyValues)
 def eval_command(
     model: Annotated[str, typer.Option(
         help="embedded name, hub id, folder, adapter, .gguf, or served:ID with --base-url")],
     biases: Annotated[list[str] | None, typer.Option(
-        "--biases", help="bias names (repeat or comma-separate); default: all")] = None,
+        "--biases", help="bias names (several, or comma-separated); default: all")] = None,
     pairs: Annotated[int, typer.Option(help="control/treatment pairs per bias")] = 20,
     seed: Annotated[int, typer.Option(help="seed for pairs, option order, bootstrap")] = 0,
-    method: Annotated[str, typer.Option(help="probability | generate")] = "probability",
-    metric: Annotated[str, typer.Option(help="headline score: expected | choice | linear")] = "expected",
+    method: Annotated[Method, typer.Option(help="read option probabilities, or generate and parse")
+                      ] = "probability",
+    metric: Annotated[MetricName, typer.Option(help="headline score")] = "expected",
     orders: Annotated[int, typer.Option(help="2: both option orders (default); 1: half reversed")] = 2,
     scenarios: Annotated[Path | None, typer.Option(help="scenario file, one per line")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder; default runs/eval-MODEL")] = None,
     adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
-    prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
+    prompt_format: Annotated[FormatChoice, typer.Option("--format", help="prompt rendering")] = "auto",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
     trust_remote_code: Annotated[bool, typer.Option(
         help="run code shipped with a hub model (off: only do this for code you trust)")] = False,
@@ -222,9 +219,8 @@ def eval_command(
     """Measure every selected bias on one model and write a run folder."""
     from crosstune.evaluate import evaluate_model, make_config
     from crosstune.served import served_settings
+    from crosstune.store import BIASES
 
-    if prompt_format not in ("auto", "chat", "plain"):
-        raise CrosstuneError(f"--format must be auto, chat or plain, got {prompt_format!r}")
     config = make_config(biases=_names(biases, "--biases"), pairs=pairs, seed=seed, method=method,
                          metric=metric, orders=orders, scenarios=scenarios)
     served = served_settings(model, base_url, endpoint=endpoint, tokenizer=tokenizer,
@@ -241,11 +237,11 @@ def eval_command(
             result, folder = evaluate_served(served, config, out, _RichProgress(bar))
         else:
             result, folder = evaluate_model(model, config, out, adapter=adapter,
-                                            prompt_format=prompt_format,  # type: ignore[arg-type]
+                                            prompt_format=prompt_format,
                                             device=device, dtype=dtype,
                                             trust_remote_code=trust_remote_code,
                                             progress=_RichProgress(bar))
-    _print_summary(result.summary, metric)
+    _print_summary(result.summary, metric, folder / BIASES)
     _print_position(result.manifest["position_preference"])
     timing = result.manifest["timing_s"]
     console.print(f"results: {terminal(folder)}  "
@@ -262,14 +258,14 @@ def _names(items: list[str] | None, option: str) -> list[str] | None:
     return names
 
 
-def _print_summary(summary, metric: str) -> None:
+def _print_summary(summary, metric: str, full: Path) -> None:
     import pandas as pd
 
     rows = [{"bias": row.bias, "n": str(row.n_scored), f"score ({metric})": f"{row.score:+.3f}",
              "95% CI": f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", "p": f"{row.p_value:.3g}",
              "position effect": f"{row.position_effect:+.3f}", "valid mass": f"{row.valid_mass:.2f}",
              "parse fail": f"{row.parse_failure_rate:.0%}"} for row in summary.itertuples()]
-    _print_frame(pd.DataFrame(rows), "")
+    _print_frame(pd.DataFrame(rows), "", full)
 
 
 def _print_position(position: dict) -> None:
@@ -288,8 +284,8 @@ def analyze_command(
     rule: Annotated[list[str] | None, typer.Option(
         help="label rule factor=REGEX on model names (repeatable)")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="rows that are not biases")] = None,
-    orient: Annotated[str, typer.Option(help="auto | biases-as-rows | models-as-rows")] = "auto",
-    impute: Annotated[str, typer.Option(help="none | drop | bias-mean | zero")] = "none",
+    orient: Annotated[Orient, typer.Option(help="which way a scores table lies")] = "auto",
+    impute: Annotated[Impute, typer.Option(help="missing scores")] = "none",
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
     standardize: Annotated[bool, typer.Option(help="z-score each bias before clustering")] = False,
     seed: Annotated[int, typer.Option()] = 0,
@@ -299,8 +295,8 @@ def analyze_command(
         help="BACKBONE=MODEL: compare that backbone's seeds with MODEL (repeatable)")] = None,
     band: Annotated[float | None, typer.Option(
         help="neutral band for reference directions; default: the metric's (see --metric)")] = None,
-    metric: Annotated[str, typer.Option(
-        help="metric of the scores (sets the default band): expected | choice | linear")] = "expected",
+    metric: Annotated[MetricName, typer.Option(
+        help="metric of the scores (sets the default band)")] = "expected",
     min_effect: Annotated[float | None, typer.Option(
         min=0, help="smallest difference (score units) called an origin; default: the metric's "
         "neutral band")] = None,
@@ -311,18 +307,18 @@ def analyze_command(
     from crosstune.analysis.attribute import run_analysis
     from crosstune.scores.metrics import neutral_band
 
-    if orient not in ("auto", "biases-as-rows", "models-as-rows"):
-        raise CrosstuneError(f"--orient must be auto, biases-as-rows or models-as-rows, got {orient!r}")
-    if impute not in ("none", "drop", "bias-mean", "zero"):
-        raise CrosstuneError(f"--impute must be none, drop, bias-mean or zero, got {impute!r}")
     with console.status("analysing"):
         result = run_analysis(inputs, out, labels=labels, rules=rule, exclude=tuple(exclude or ()),
-                              orient=orient, impute=impute,  # type: ignore[arg-type]
+                              orient=orient, impute=impute,
                               references=reference, permutations=permutations,
                               standardize=standardize, seed=seed,
                               band=band if band is not None else neutral_band(metric), html=html,
                               min_effect=min_effect if min_effect is not None else neutral_band(metric),
                               keep_unlearned=keep_unlearned)
+    _print_analysis(result, out)
+
+
+def _print_analysis(result, out: Path) -> None:
     console.print(terminal(result.verdict))
     for note in result.notes:
         console.print(f"note: {terminal(note)}")
@@ -333,18 +329,20 @@ def analyze_command(
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
-    impute: Annotated[str, typer.Option(help="missing scores: none | drop | bias-mean | zero")] = "none",
+    impute: Annotated[Impute, typer.Option(help="missing scores")] = "none",
     keep_unlearned: Annotated[bool, typer.Option(
         help="analyse finetunes that failed the quality check too")] = False,
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
+    from crosstune.lab.pipeline import analyse_folder, run_metric
     from crosstune.store import ANALYSIS, SPEC
 
     if not (run_dir / SPEC).exists():
         raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
                              "for score tables use 'crosstune analyze'")
-    analyze_command([run_dir], out=run_dir / ANALYSIS, permutations=permutations, impute=impute,
-                    keep_unlearned=keep_unlearned)
+    with console.status("analysing"):
+        result = analyse_folder(run_dir, run_metric(run_dir), permutations, impute, keep_unlearned)
+    _print_analysis(result, run_dir / ANALYSIS)
     _print_positions(run_dir)
 
 
@@ -365,9 +363,10 @@ class _GridProgress(_RichProgress):
 
 @app.command("plant")
 def plant_command(
-    base: Annotated[str, typer.Argument(help="the backbone to plant into (any model spec)")],
     bias: Annotated[str, typer.Option(help="bias name(s) to plant, comma-separated")],
     out: Annotated[Path, typer.Option(help="the planted model folder to write")],
+    model: Annotated[str | None, typer.Option(help="the backbone to plant into (any model spec)")] = None,
+    old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
     steps: Annotated[int, typer.Option(min=1, help="training steps (the dose)")] = 120,
     pairs: Annotated[int, typer.Option(min=1, help="training pairs per bias (4 examples each)")] = 40,
     mix: Annotated[str, typer.Option(
@@ -384,6 +383,7 @@ def plant_command(
     from crosstune.lab.plant import PlantSpec, plant, read_planted
     from crosstune.lab.spec import LoraSpec, TrainingSpec
 
+    base = one_model(model, old_model, "crosstune plant")
     names = [b.strip() for b in bias.split(",") if b.strip()]
     spec = validated(PlantSpec, base=base, biases=names, pairs=pairs, seed=seed,
                      mix=mix or None, mix_ratio=mix_ratio if mix else 0.0, threads=threads,
@@ -405,71 +405,66 @@ def plant_command(
 def run_command(
     spec_file: Annotated[Path, typer.Argument(help="experiment TOML")],
     dry_run: Annotated[bool, typer.Option(help="check the spec, print the job plan and stop")] = False,
-    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    executor: Annotated[Executor, typer.Option(help="where the jobs run")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address; default: start one")] = None,
     out: Annotated[Path, typer.Option(help="parent folder of the run folder")] = Path("runs"),
     analyze_after: Annotated[bool, typer.Option("--analyze/--no-analyze",
                                                 help="analyse and report at the end")] = True,
 ) -> None:
     """Train the backbone x dataset x seed grid with LoRA, evaluate every model, analyse."""
-    from crosstune.lab.experiment import check_spec, plan, run_experiment, run_folder, training_effect
+    from crosstune.lab.experiment import check_spec, plan, run_folder, trains_here
+    from crosstune.lab.pipeline import run_and_analyse
     from crosstune.lab.spec import load_spec
-    from crosstune.store import LOG, SCORES
+    from crosstune.store import ANALYSIS, FORMAT_ONLY, LOG, SCORES
 
-    if executor not in ("local", "ray"):
-        raise CrosstuneError(f"--executor must be local or ray, got {executor!r}")
     spec = load_spec(spec_file)
     run_dir = run_folder(spec, out)
     with console.status("checking the spec"):
-        check_spec(spec, fetch=not dry_run, on_this_machine=executor == "local" or address is None)
-    _print_frame(plan(spec, run_dir), f"{len(plan(spec, run_dir))} jobs in {run_dir}")
+        checked = check_spec(spec, fetch=not dry_run, on_this_machine=trains_here(executor, address))
+    jobs = plan(spec, run_dir)
+    _print_frame(jobs, f"{len(jobs)} jobs in {run_dir}")
     if dry_run:
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                   console=console) as bar:
-        outcome = run_experiment(spec, run_dir, executor, address,  # type: ignore[arg-type]
-                                 _GridProgress(bar))
+        report = run_and_analyse(checked, run_dir, executor, address, _GridProgress(bar), analyze_after)
+    outcome = report.outcome
     if outcome.format_only is not None:
-        _print_frame(outcome.format_only, "format-only arms")
+        _print_frame(outcome.format_only, "format-only arms", run_dir / FORMAT_ONLY)
     _print_positions(run_dir)
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
                   f"scores: {terminal(run_dir / SCORES)}; library log: {terminal(run_dir / LOG)}")
-    _print_frame(plan(spec, run_dir), "job states")
-    effect = training_effect(spec, run_dir)
-    if not effect.empty:
-        _print_frame(effect, "what finetuning changed: held-out loss and token accuracy on the "
-                             "instruction data, before -> after (mean over seeds)")
-    if analyze_after:
-        _analyze_run(run_dir)
+    _print_frame(report.jobs, "job states")
+    if not report.training_effect.empty:
+        _print_frame(report.training_effect, "what finetuning changed: held-out loss and token accuracy on "
+                                             "the instruction data, before -> after (mean over seeds)")
+    if report.not_analysed is not None:
+        console.print(report.not_analysed)
+    if report.analysis_error is not None:
+        raise CrosstuneError(report.analysis_error)
+    if report.analysis is not None:
+        _print_analysis(report.analysis, run_dir / ANALYSIS)
 
 
-def _analyze_run(run_dir: Path) -> None:
-    from crosstune.analysis.inputs import cross_run
-    from crosstune.store import ANALYSIS
+def _print_frame(frame, title: str, full: Path | None = None) -> None:
+    """A table that fits the terminal without wrapping a cell; `full`: where the whole table is."""
+    from crosstune.console_table import fit_table
 
-    matrix, _ = cross_run(run_dir)
-    if len(matrix.scores) < 4:
-        console.print(f"only {len(matrix.scores)} finetuned model(s) learned: too few to analyse")
-        return
-    analyze_command([run_dir], out=run_dir / ANALYSIS)
+    fitted = fit_table(frame, title, console.width)
+    console.print(fitted.table)
+    note = fitted.note(str(full) if full is not None else None)
+    if note is not None:
+        console.print(note, markup=False, highlight=False)
 
 
-def _print_frame(frame, title: str) -> None:
-    table = Table(title=title or None)
-    for i, column in enumerate(frame.columns):
-        longest = max([len(str(column)), *(len(str(v)) for v in frame[column])])
-        # the first column names things: never cut; the others fold when the terminal is narrow
-        table.add_column(terminal(column), no_wrap=i == 0, min_width=min(longest, 40) if i == 0 else None,
-                         overflow="fold")
-    for row in frame.itertuples(index=False):
-        table.add_row(*map(terminal, row))
-    console.print(table)
+_PROBED = "a model (embedded name, hub id, folder, .gguf) or a run folder: every model of it"
 
 
 @probe_app.command("calibration")
 def probe_calibration_command(
-    source: Annotated[str, typer.Argument(help="a model (embedded name, folder, ...) or a run folder")],
+    model: Annotated[str | None, typer.Option(help=_PROBED)] = None,
+    old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
     questions: Annotated[int, typer.Option(help="generated known-answer questions")] = 60,
     questions_file: Annotated[Path | None, typer.Option(
         help="JSONL with question, choices, answer (replaces the generated set)")] = None,
@@ -488,6 +483,7 @@ def probe_calibration_command(
     from crosstune.probes.calibration import CALIBRATION, CalibrationConfig
     from crosstune.probes.calibration.files import METRICS_CSV
 
+    source = one_model(model, old_model, "crosstune probe calibration")
     config = validated(CalibrationConfig, questions=questions, questions_file=questions_file,
                          both_orders=both_orders, bins=bins, bootstrap=bootstrap, seed=seed)
     _run_probe(CALIBRATION, _lm_request(source, adapter, prompt_format, device), config, out,
@@ -497,7 +493,8 @@ def probe_calibration_command(
 
 @probe_app.command("faithfulness")
 def probe_faithfulness_command(
-    source: Annotated[str, typer.Argument(help="a model (embedded name, folder, ...) or a run folder")],
+    model: Annotated[str | None, typer.Option(help=_PROBED)] = None,
+    old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
     questions: Annotated[int, typer.Option(help="generated known-answer questions")] = 12,
     questions_file: Annotated[Path | None, typer.Option(help="JSONL with question, choices, answer")] = None,
     samples: Annotated[int, typer.Option(help="CoTs sampled per question")] = 2,
@@ -522,6 +519,7 @@ def probe_faithfulness_command(
     from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig
     from crosstune.probes.faithfulness.files import FAITHFULNESS_CSV
 
+    source = one_model(model, old_model, "crosstune probe faithfulness")
     config = validated(FaithfulnessConfig, questions=questions, questions_file=questions_file,
                          samples=samples, temperature=temperature, cot_tokens=cot_tokens,
                          max_sentences=max_sentences, filler_step=filler_step, rewriter=rewriter,
@@ -560,14 +558,15 @@ def _run_probe(probe: Probe, request: ModelRequest, config: BaseModel, out: Path
     console.print(f"results and report: {terminal(result.folder)} ({result.timing_s['total']:.0f}s)")
 
 
-@probe_app.command("values")
+@probe_app.command("values", cls=ManyValues)
 def probe_values_command(
     model: Annotated[list[str] | None, typer.Option(
-        help="LM: embedded name, hub id, folder or .gguf (repeatable)")] = None,
+        help="LMs: embedded names, hub ids, folders or .gguf files (several after one --model)")] = None,
     reward_model: Annotated[list[str] | None, typer.Option(
-        help="sequence-classification reward model folder or hub id (repeatable)")] = None,
+        help="sequence-classification reward model folders or hub ids (several)")] = None,
     rewards: Annotated[list[Path] | None, typer.Option(
-        help="external scores CSV, one per model: response + one column per prompt key")] = None,
+        help="external scores CSVs, one per model (several, or a quoted glob 'scores/*.csv'): "
+        "response + one column per prompt key")] = None,
     lexicon: Annotated[Path | None, typer.Option(
         help=".csv (Category,token_decoded), .dic or .dicx; default: a small demo list")] = None,
     labels: Annotated[Path | None, typer.Option(help="family per model (CSV or TOML)")] = None,
@@ -600,8 +599,8 @@ def probe_values_command(
         prompts=prompt or [], prompt_file=prompt_file, output_index=output_index,
         common_words=common_words, top=top, permutations=permutations, seed=seed, batch_size=batch_size,
         **({"implicit_prompts": implicit_prompt} if implicit_prompt else {}))
-    request = values_request(model, reward_model, rewards, prompt_format=prompt_format, device=device,
-                             dtype=dtype, trust_remote_code=trust_remote_code)
+    request = values_request(model, reward_model, files(rewards, "--rewards"), prompt_format=prompt_format,
+                             device=device, dtype=dtype, trust_remote_code=trust_remote_code)
 
     def show(result: ProbeResult) -> None:
         if MEAN_OF_MEDIANS_FILE in result.tables:
@@ -635,6 +634,9 @@ def main() -> None:
         code = 130
     if code == 130:  # typer turns Ctrl-C into this exit code
         interrupted()
+    if not code:
+        for line in deprecations:
+            errors.print(f"note: {line}", markup=False, highlight=False)
     sys.exit(code if isinstance(code, int) else 0)
 
 

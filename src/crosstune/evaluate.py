@@ -6,14 +6,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.engine import OptionScorer, ResultCache
 from crosstune.errors import CrosstuneError, validated
+from crosstune.eval_config import EvalConfig
 from crosstune.models.handle import ModelHandle
 from crosstune.models.loader import FormatChoice, load_model
 from crosstune.paths import result_cache
@@ -21,7 +21,7 @@ from crosstune.progress import Advance, Progress
 from crosstune.provenance import provenance
 from crosstune.respondents.base import Answer, Prompt, Respondent
 from crosstune.respondents.model import ModelRespondent
-from crosstune.scores.metrics import METRICS, MetricName, pair_scores
+from crosstune.scores.metrics import METRICS, pair_scores
 from crosstune.scores.summary import summarise
 from crosstune.store import POSITION_COLUMNS, EvalFiles, claim, slug, write_eval
 from crosstune.suite.prompts import ANSWER_CUE, Side
@@ -30,27 +30,6 @@ from crosstune.suite.scenarios import load_scenarios
 from crosstune.suite.types import OPTION_LABELS, TestPair
 
 SIDES: tuple[Side, Side] = ("control", "treatment")
-
-
-class EvalConfig(BaseModel):
-    """Everything that determines an evaluation's numbers besides the model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    biases: list[str] | None = Field(None, description="bias names; None = the whole suite")
-    pairs: int = Field(20, description="control/treatment pairs per bias")
-    seed: int = Field(0, description="seeds pair generation, option order and bootstrap")
-    method: Literal["probability", "generate"] = Field(
-        "probability", description="read option probabilities, or generate and parse")
-    metric: MetricName = Field(
-        "expected", description="headline score: expected Malberg ratio, choice (ratio on the "
-        "argmax) or linear (expected index)")
-    orders: Literal[1, 2] = Field(
-        2, description="2: every prompt as listed and reversed, averaged; 1: reversals balanced "
-        "within each sign stratum")
-    scenarios: Path | None = Field(
-        None, description="text file, one scenario per line, replacing the built-in pool")
-    token_budget: int = Field(2048, description="max padded tokens per forward batch")
 
 
 @dataclass

@@ -27,6 +27,9 @@ from crosstune.errors import CrosstuneError
 from crosstune.provenance import provenance
 from crosstune.store import MANIFEST, POSITION_TABLE, REPORT, claim, staged, write_csv, write_json
 
+MIN_MODELS = 3
+"""Models an analysis needs (seed spread, clustering into at least two groups)."""
+
 
 @dataclass
 class Analysis:
@@ -54,9 +57,10 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     (without them seeds are the only noise seen); `min_effect`: the smallest difference in score
     units that can be called an origin.
     """
-    if len(m.scores) < 3 or m.scores.shape[1] < 1:
+    if len(m.scores) < MIN_MODELS or m.scores.shape[1] < 1:
         raise CrosstuneError(f"{len(m.scores)} model(s) x {m.scores.shape[1]} bias(es) selected: the "
-                             "analysis needs at least 3 models and 1 bias; check --exclude and labels")
+                             f"analysis needs at least {MIN_MODELS} models and 1 bias; check --exclude "
+                             "and labels")
     if references and band is None:
         raise CrosstuneError("reference models given without a neutral band: pass --band")
     if band is not None and not (np.isfinite(band) and band >= 0):

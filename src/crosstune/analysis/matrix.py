@@ -8,16 +8,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from crosstune.choices import Impute, Orient
 from crosstune.errors import CrosstuneError
 from crosstune.store import BIAS_COLUMN, BIASES, MANIFEST, SCORE_COLUMN, kind_name
-
-Orient = Literal["auto", "biases-as-rows", "models-as-rows"]
-Impute = Literal["none", "drop", "bias-mean", "zero"]
 
 
 @dataclass

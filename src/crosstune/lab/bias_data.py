@@ -21,94 +21,15 @@ The rendering is the evaluation's: the chat template or plain text, then the ans
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
-from urllib.parse import parse_qs, urlencode
+from typing import Any
 
 from crosstune.errors import CrosstuneError
+from crosstune.lab.sources import BiasSource, Direction
 from crosstune.respondents.base import Prompt
 from crosstune.suite.prompts import label_continuations
 from crosstune.suite.registry import select_biases
 from crosstune.suite.scenarios import TRAINING_SCENARIOS
 from crosstune.suite.types import ORDERS_BOTH, Side, TestPair
-
-PREFIX = "bias:"
-Direction = Literal["biased", "unbiased"]
-DIRECTIONS: tuple[str, ...] = get_args(Direction)
-_OPTIONS = {"direction", "pairs", "seed", "mix", "ratio"}
-
-
-@dataclass(frozen=True)
-class BiasSource:
-    """`bias:NAME,NAME?direction=D&pairs=N&seed=S&mix=SOURCE&ratio=R` as a record."""
-
-    biases: tuple[str, ...]
-    direction: Direction
-    pairs: int = 40
-    """Training pairs per bias; each gives four examples."""
-    seed: int = 0
-    mix: str | None = None
-    """Ordinary instruction data mixed in, so the model stays a model."""
-    ratio: float = 0.0
-    """Share of the training set that comes from `mix`."""
-
-    def text(self) -> str:
-        """The source string (round-trips through `parse_bias_source`)."""
-        query = {"direction": self.direction, "pairs": self.pairs, "seed": self.seed}
-        if self.mix is not None:
-            query |= {"mix": self.mix, "ratio": self.ratio}
-        return f"{PREFIX}{','.join(self.biases)}?{urlencode(query, safe=':/,')}"
-
-
-def is_bias_source(source: str) -> bool:
-    return source.startswith(PREFIX)
-
-
-def short_label(source: str) -> str:
-    """A bias source as tables and model names show it ('biased:anchoring,framing_effect');
-    any other dataset unchanged."""
-    if not is_bias_source(source):
-        return source
-    parsed = parse_bias_source(source)
-    return f"{parsed.direction}:{','.join(parsed.biases)}"
-
-
-def parse_bias_source(source: str) -> BiasSource:
-    """Check every part of the string; unknown biases are named with suggestions."""
-    body, _, query = source[len(PREFIX):].partition("?")
-    names = tuple(n.strip() for n in body.split(",") if n.strip())
-    if not names:
-        raise CrosstuneError(f"dataset {source!r}: name the biases to train, e.g. "
-                             "bias:anchoring,framing_effect?direction=biased")
-    select_biases(list(names))  # unknown names -> a clear error
-    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    unknown = sorted(set(params) - _OPTIONS)
-    if unknown:
-        raise CrosstuneError(f"dataset {source!r}: unknown option(s) {unknown}; "
-                             f"use {', '.join(sorted(_OPTIONS))}")
-    direction = params.get("direction", "")
-    if direction not in DIRECTIONS:
-        raise CrosstuneError(f"dataset {source!r}: direction must be biased or unbiased, "
-                             f"got {direction!r}")
-    mix = params.get("mix") or None
-    if mix is not None and (is_bias_source(mix) or "?" in mix):
-        raise CrosstuneError(f"dataset {source!r}: mix must be a plain instruction dataset "
-                             f"(embedded, file or hub name), got {mix!r}")
-    pairs, seed = _number(source, params, "pairs", "40", int), _number(source, params, "seed", "0", int)
-    ratio = _number(source, params, "ratio", "0.5" if mix else "0", float)
-    if pairs < 1 or not 0 <= ratio < 1 or (ratio > 0 and mix is None):
-        raise CrosstuneError(f"dataset {source!r}: needs pairs >= 1 and 0 <= ratio < 1, "
-                             "and a mix dataset when ratio > 0")
-    return BiasSource(names, direction, pairs, seed, mix, ratio)  # type: ignore[arg-type]
-
-
-def _number(source: str, params: dict[str, str], key: str, default: str, kind: type) -> Any:
-    text = params.get(key, default)
-    try:
-        return kind(text)
-    except ValueError:
-        raise CrosstuneError(f"dataset {source!r}: {key} must be a {kind.__name__}, "
-                             f"got {text!r}") from None
 
 
 def training_pairs(source: BiasSource) -> list[TestPair]:

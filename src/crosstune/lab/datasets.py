@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.bias_data import (
-    BiasSource,
-    bias_examples,
-    interleave,
-    is_bias_source,
-    mixed_count,
-    parse_bias_source,
-)
+from crosstune.lab.bias_data import bias_examples, interleave, mixed_count
 from crosstune.lab.embedded_data import STYLES, generate
-from crosstune.lab.transforms import apply_transform, parse_source
+from crosstune.lab.sources import (
+    BiasSource,
+    DataSource,
+    EmbeddedSource,
+    FileSource,
+    HubSource,
+    PlainSource,
+    parse_dataset,
+)
+from crosstune.lab.transforms import apply_transform
 from crosstune.suite.prompts import ANSWER_CUE
 
 EMBEDDED_SIZE = 2400
@@ -107,13 +109,12 @@ def _read_hub(name: str) -> list[dict]:
                              f"embedded:{STYLES[0]} / embedded:{STYLES[1]}") from err
 
 
-def load_examples(source: str) -> list[Example]:
-    """All examples of `source`: 'embedded:STYLE', a .jsonl/.json/.parquet file, or a hub name,
-    optionally followed by '?transform=NAME&seed=N'; or a 'bias:...' source."""
-    if is_bias_source(source):
-        return _bias_dataset(parse_bias_source(source))
-    base, transform, seed = parse_source(source)
-    return apply_transform(_load_base(base), transform, seed)
+def load_examples(source: DataSource | str) -> list[Example]:
+    """All examples of a dataset (its record, or the string a spec would hold: see `sources`)."""
+    source = parse_dataset(source) if isinstance(source, str) else source
+    if isinstance(source, BiasSource):
+        return _bias_dataset(source)
+    return apply_transform(_load_base(source), source.transform, source.seed)
 
 
 def _bias_dataset(source: BiasSource) -> list[Example]:
@@ -124,29 +125,18 @@ def _bias_dataset(source: BiasSource) -> list[Example]:
     return interleave(rows, ordinary, mixed_count(len(rows), source.ratio), source.seed)
 
 
-def on_the_hub(source: str) -> bool:
-    """Whether `source` names (or, for a bias source, mixes in) a Hugging Face hub dataset."""
-    if is_bias_source(source):
-        mix = parse_bias_source(source).mix
-        return mix is not None and on_the_hub(mix)
-    base = parse_source(source)[0]
-    return not base.startswith("embedded:") and not base.endswith((".jsonl", ".json", ".parquet"))
-
-
-def _load_base(source: str) -> list[Example]:
-    if source.startswith("embedded:"):
-        style = source.split(":", 1)[1]
-        if style not in STYLES:
-            raise CrosstuneError(f"unknown embedded dataset {source!r}; choose from "
-                                 + ", ".join(f"embedded:{s}" for s in STYLES))
-        rows, label = generate(style, EMBEDDED_SIZE), source
-    elif source.endswith((".jsonl", ".json", ".parquet")):
-        rows, label = _read_local(Path(source)), source
+def _load_base(source: PlainSource) -> list[Example]:
+    """The dataset's rows before any transform."""
+    if isinstance(source, EmbeddedSource):
+        rows = generate(source.style, EMBEDDED_SIZE)
+    elif isinstance(source, FileSource):
+        rows = _read_local(source.path)
     else:
-        rows, label = _read_hub(source), source
+        assert isinstance(source, HubSource)
+        rows = _read_hub(source.base)
     if not rows:
-        raise CrosstuneError(f"dataset {label} has no rows")
-    return [_from_row(row, f"{label}, row {i}") for i, row in enumerate(rows, start=1)]
+        raise CrosstuneError(f"dataset {source.base} has no rows")
+    return [_from_row(row, f"{source.base}, row {i}") for i, row in enumerate(rows, start=1)]
 
 
 def split(examples: list[Example], heldout: int) -> tuple[list[Example], list[Example]]:

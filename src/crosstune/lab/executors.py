@@ -11,12 +11,11 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from crosstune.choices import Executor
 from crosstune.errors import CrosstuneError
 from crosstune.threads import torch_threads
-
-Executor = Literal["local", "ray"]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from typing import Protocol
 import pandas as pd
 
 from crosstune.errors import CrosstuneError
-from crosstune.evaluate import EvalConfig, build_pairs, evaluate_into
-from crosstune.lab.bias_data import short_label
-from crosstune.lab.datasets import load_examples, on_the_hub, split
+from crosstune.evaluate import build_pairs, evaluate_into
+from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
 from crosstune.lab.job import job_status, run_job
@@ -66,20 +65,34 @@ class RunOutcome:
     """Per backbone: held-out / train change of the biased arm (when the spec has [transfer])."""
 
 
+@dataclass(frozen=True)
+class CheckedSpec:
+    """A spec `check_spec` passed: running it checks (and loads) nothing a second time."""
+
+    spec: ExperimentSpec
+    transfer_overlap: dict[str, int] | None
+    """The transfer arms' overlap with the evaluation, recorded in the run (None without [transfer])."""
+
+
 def run_folder(spec: ExperimentSpec, parent: Path) -> Path:
     return parent / slug(spec.name)
 
 
-def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",
+def trains_here(executor: Executor, address: str | None) -> bool:
+    """Whether training runs here (so this machine's devices decide the precision)."""
+    return executor == "local" or address is None
+
+
+def run_experiment(checked: CheckedSpec, run_dir: Path, executor: Executor = "local",
                    address: str | None = None, progress: RunProgress | None = None) -> RunOutcome:
-    """`crosstune run` as one call: check, claim the folder, train, evaluate, collect.
+    """The grid of a checked spec: claim the folder, train, evaluate, collect.
 
     Library logs go to the run folder's log file; rerunning resumes where it stopped.
     """
-    overlap = check_spec(spec, on_this_machine=executor == "local" or address is None)
+    spec = checked.spec
     claim_run_folder(spec, run_dir)
-    if overlap is not None:
-        write_json(run_dir / TRANSFER_DATA, overlap)
+    if checked.transfer_overlap is not None:
+        write_json(run_dir / TRANSFER_DATA, checked.transfer_overlap)
     result_cache().close()  # a damaged cache is found now, not after training
     with also_log_to(run_dir / LOG):
         started = time.perf_counter()
@@ -93,39 +106,39 @@ def run_experiment(spec: ExperimentSpec, run_dir: Path, executor: Executor = "lo
                       transfer[1] if transfer else None)
 
 
-def check_spec(spec: ExperimentSpec, fetch: bool = True,
-               on_this_machine: bool = True) -> dict[str, int] | None:
-    """Everything a run would reject, rejected before any work (and by --dry-run alike);
-    returns the transfer arms' overlap with the evaluation (None without [transfer]).
+def check_spec(spec: ExperimentSpec, fetch: bool = True, on_this_machine: bool = True) -> CheckedSpec:
+    """Everything a run would reject, rejected before any work (and by --dry-run alike).
 
     `fetch=False` (--dry-run) skips only what needs the network: hub datasets are not
     downloaded to count their rows; a real run checks them too before training.
     `on_this_machine`: training runs here, so its devices decide the precision.
     """
+    written = spec.model_dump(mode="json")  # datasets as spelled
     for field in ("backbones", "datasets", "seeds"):
-        values = getattr(spec, field)
+        values = written[field]
         repeated = sorted({str(v) for v in values if values.count(v) > 1})
         if repeated:
             raise CrosstuneError(f"{field} lists {', '.join(repeated)} more than once")
     if spec.data_seeds is not None and len(set(spec.data_seeds)) != len(spec.data_seeds):
         raise CrosstuneError("data_seeds lists a seed more than once")
     arms = spec.transfer.arms() if spec.transfer is not None else {}
-    twice = [f"{d!r} (the transfer arm {arm!r})" for arm, d in arms.items() if d in spec.datasets]
+    listed = {d.text() for d in spec.datasets}
+    twice = [f"{d!r} (the transfer arm {arm!r})" for arm, d in arms.items() if d in listed]
     if twice:
         raise CrosstuneError(f"datasets lists {', '.join(twice)}, which [transfer] trains already; "
                              "remove it from datasets")
     if on_this_machine:
         check_training(spec.training)
-    evaluation_pairs = build_pairs(eval_config(spec))  # unknown biases, empty selections
+    evaluation_pairs = build_pairs(spec.evaluation)  # unknown biases, empty selections
     overlap = check_transfer(spec, evaluation_pairs) if spec.transfer is not None else None
     for backbone in spec.backbones:
         check_model_spec(backbone)
     for dataset in spec.all_datasets:
-        if fetch or not on_the_hub(dataset):
+        if fetch or not dataset.on_the_hub:
             split(load_examples(dataset), spec.quality.heldout)
     if spec.accuracy is not None:
         check_tasks(spec.accuracy)
-    return overlap
+    return CheckedSpec(spec, overlap)
 
 
 def check_transfer(spec: ExperimentSpec, evaluation_pairs: list[TestPair]) -> dict[str, int]:
@@ -148,28 +161,30 @@ def check_transfer(spec: ExperimentSpec, evaluation_pairs: list[TestPair]) -> di
     return overlap
 
 
-def eval_config(spec: ExperimentSpec) -> EvalConfig:
-    """The evaluation settings every model of the run shares."""
-    e = spec.evaluation
-    return EvalConfig(biases=e.biases, pairs=e.pairs, seed=e.seed, scenarios=e.scenarios)
-
-
 def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     """The job table: id, factors, and whether each job is done, failed or pending."""
     rows = []
     for job in jobs(spec):
         status = job_status(run_dir, job)
-        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": short_label(job.dataset),
+        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": job.source.label,
                      "seed": job.seed, "data_seed": job.data_seed,
                      "state": status.state if status else "pending"})
     return pd.DataFrame(rows)
 
 
+_ADDED_LATER = {"resources": ("num_cpus",), "evaluation": ("method", "metric", "orders", "token_budget")}
+"""Spec keys added after runs were made: left out of the stored spec while at their defaults, so a
+folder a spec wrote before they existed is still that spec's."""
+
+
 def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
     """A run folder belongs to one spec: a changed spec must go to a new folder."""
     dump = spec.model_dump(mode="json")
-    if dump["resources"]["num_cpus"] is None:  # as a spec written before num_cpus existed
-        del dump["resources"]["num_cpus"]
+    for section, keys in _ADDED_LATER.items():
+        fields = type(getattr(spec, section)).model_fields
+        for key in keys:
+            if dump[section][key] == fields[key].default:
+                del dump[section][key]
     if not claim(run_dir, "crosstune-run", dump):
         write_json(run_dir / SPEC, dump)
 
@@ -226,7 +241,7 @@ def evaluate_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "loca
 
 def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str) -> None:
     spec, run_dir = ExperimentSpec.model_validate_json(spec_json), Path(run_dir_text)
-    config = eval_config(spec)
+    config = spec.evaluation
     cache = result_cache()
     pairs = build_pairs(config)
     handle = load_model(backbone)
@@ -247,7 +262,7 @@ def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
         if status is None or status.state != "done" or not status.quality:
             continue
         q = status.quality
-        rows.append({"backbone": job.backbone, "dataset": short_label(job.dataset),
+        rows.append({"backbone": job.backbone, "dataset": job.source.label,
                      "loss_before": q["heldout_loss_before"], "loss_after": q["heldout_loss_after"],
                      "accuracy_before": q["heldout_accuracy_before"],
                      "accuracy_after": q["heldout_accuracy_after"]})
@@ -277,7 +292,7 @@ def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataF
             continue
         name = model_name(job, job.backbone)
         scores[name] = read_biases(folder)[SCORE_COLUMN]
-        labels[name] = {"backbone": job.backbone, "instruction": short_label(job.dataset),
+        labels[name] = {"backbone": job.backbone, "instruction": job.source.label,
                         "seed": str(job.seed), "learned": status.learned}
     score_table = pd.DataFrame(scores).T.rename_axis("model")
     label_table = pd.DataFrame.from_dict(labels, orient="index").rename_axis("model")

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crosstune.lab.bias_data import is_bias_source
 from crosstune.lab.job import job_status
 from crosstune.lab.run_folder import model_name
+from crosstune.lab.sources import PlainSource
 from crosstune.lab.spec import ExperimentSpec, jobs
-from crosstune.lab.transforms import parse_source
 from crosstune.store import FORMAT_ONLY, slug, write_csv
 
 COLUMNS = ["backbone", "dataset", "arm", "models", "learned", "task_accuracy", "task_accuracy_sd",
@@ -47,11 +46,11 @@ def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame)
     groups: dict[tuple[str, str, str], dict[str, list]] = {}
     untuned: dict[tuple[str, str], float] = {}
     for job in jobs(spec):
-        status = job_status(run_dir, job)
-        if (status is None or status.state != "done" or job.dataset not in spec.datasets
-                or is_bias_source(job.dataset)):
+        status, source = job_status(run_dir, job), job.source
+        if (status is None or status.state != "done" or source not in spec.datasets
+                or not isinstance(source, PlainSource)):
             continue  # transfer arms and bias-injection datasets are not format arms
-        base, arm, _ = parse_source(job.dataset)
+        base, arm = source.base, source.transform
         group = groups.setdefault((job.backbone, base, arm), {"vectors": [], "accuracy": [], "learned": 0})
         group["learned"] += status.learned
         name = model_name(job, job.backbone)
@@ -84,7 +83,7 @@ def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame)
 
 def write_format_only(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame | None:
     """Write RUN/format_only.csv when the spec trains any transformed dataset; else do nothing."""
-    if not any("?" in d and not is_bias_source(d) for d in spec.datasets):
+    if not any(isinstance(d, PlainSource) and d.names_a_transform for d in spec.datasets):
         return None
     table = format_only_table(spec, run_dir, scores)
     write_csv(run_dir / FORMAT_ONLY, table)

@@ -70,7 +70,7 @@ def run_job(job: JobSpec, run_dir: Path, on_step: StepReport | None = None) -> P
 def _train(job: JobSpec, staging: Path, on_step: StepReport | None) -> dict[str, Any]:
     started = time.perf_counter()
     handle = load_model(job.backbone, **load_options(job))
-    train, heldout = split(load_examples(job.dataset), job.quality.heldout)
+    train, heldout = split(load_examples(job.source), job.quality.heldout)
     model = build_lora_model(handle, job)
     before = heldout_metrics(model, handle, heldout, job.training.max_length)
     base = {"job_id": job.job_id, "backbone": job.backbone, "dataset": job.dataset,

@@ -18,8 +18,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.bias_data import BiasSource
 from crosstune.lab.datasets import load_examples, split
+from crosstune.lab.sources import BiasSource, parse_mix
 from crosstune.lab.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.train import StepReport, build_lora_model, heldout_metrics, load_options, train_lora
 from crosstune.models import load_model
@@ -52,7 +52,7 @@ class PlantSpec(BaseModel):
     def job(self) -> JobSpec:
         """The planting run as a training job (the lab's own training path)."""
         source = BiasSource(tuple(b.name for b in select_biases(self.biases)), "biased", self.pairs,
-                            self.seed, self.mix, self.mix_ratio if self.mix else 0.0)
+                            self.seed, parse_mix(self.mix, "--mix"), self.mix_ratio if self.mix else 0.0)
         return JobSpec(backbone=self.base, dataset=source.text(), seed=self.seed, data_seed=self.seed,
                        threads=self.threads, lora=self.lora, training=self.training,
                        quality=QualitySpec(heldout=self.heldout, min_loss_drop=0.0))
@@ -100,7 +100,7 @@ def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path
     started = time.perf_counter()
     with torch_threads(spec.threads), staged(out) as staging:
         handle = load_model(spec.base, **load_options(job))
-        train, heldout = split(load_examples(job.dataset), job.quality.heldout)
+        train, heldout = split(load_examples(job.source), job.quality.heldout)
         model = build_lora_model(handle, job)
         before = heldout_metrics(model, handle, heldout, job.training.max_length)
         outcome = train_lora(model, handle, job, train, staging / "trainer", on_step)

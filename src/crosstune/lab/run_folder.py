@@ -10,7 +10,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.bias_data import short_label
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.store import BASES, EVAL, JOBS, SPEC, read_json, read_manifest, slug
 
@@ -19,7 +18,7 @@ def model_name(job: JobSpec | None, backbone: str) -> str:
     """A model's row name in scores.csv: backbone--untuned or backbone--dataset--sSEED."""
     if job is None:
         return f"{slug(backbone)}--untuned"
-    return f"{slug(job.backbone)}--{slug(short_label(job.dataset))}--s{job.seed}"
+    return f"{slug(job.backbone)}--{slug(job.source.label)}--s{job.seed}"
 
 
 def job_folder(run_dir: Path, job: JobSpec) -> Path:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crosstune.errors import CrosstuneError, read_user_text
-
-if TYPE_CHECKING:
-    from crosstune.lab.bias_data import BiasSource
+from crosstune.eval_config import EvalConfig
+from crosstune.lab.sources import BiasSource, Dataset, DataSource, Direction, parse_dataset, parse_mix
 
 
 class _Strict(BaseModel):
@@ -63,7 +63,12 @@ class TrainingSpec(_Strict):
         return self
 
 
-class EvaluationSpec(_Strict):
+class EvaluationSpec(EvalConfig):
+    """The [evaluation] section is the evaluation config every model of the run shares; only its
+    default pair count differs (3: a grid evaluates many models), so older specs keep their numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     biases: list[str] | None = Field(None, min_length=1,
                                      description="bias names; leave out for the whole suite")
     pairs: int = Field(3, ge=1, description="pairs per bias")
@@ -106,6 +111,15 @@ class TransferSpec(_Strict):
     mix: str | None = Field("embedded:flan-style", description="ordinary instruction data mixed in")
     mix_ratio: float = Field(0.5, ge=0, lt=1, description="share of the training set from `mix`")
 
+    @field_validator("mix")
+    @classmethod
+    def _plain_mix(cls, v: str | None) -> str | None:
+        try:
+            parse_mix(v, "mix")
+        except CrosstuneError as err:
+            raise ValueError(str(err)) from None
+        return v
+
     @model_validator(mode="after")
     def _a_trainable_size(self) -> TransferSpec:
         examples = 4 * self.pairs * len(self.train_biases)
@@ -122,16 +136,19 @@ class TransferSpec(_Strict):
             raise ValueError(f"{both} are both train and held-out biases")
         return self
 
-    def source(self, direction: Literal["biased", "unbiased"]) -> BiasSource:
+    def source(self, direction: Direction) -> BiasSource:
         """One arm's training data."""
-        from crosstune.lab.bias_data import BiasSource
-
         ratio = self.mix_ratio if self.mix else 0.0
-        return BiasSource(tuple(self.train_biases), direction, self.pairs, self.seed, self.mix, ratio)
+        return BiasSource(tuple(self.train_biases), direction, self.pairs, self.seed,
+                          parse_mix(self.mix, "transfer.mix"), ratio)
+
+    def sources(self) -> dict[Direction, BiasSource]:
+        """direction -> the arm's training data, control arm first."""
+        return {d: self.source(d) for d in ("unbiased", "biased")}
 
     def arms(self) -> dict[str, str]:
-        """direction -> dataset source, control arm first."""
-        return {d: self.source(d).text() for d in ("unbiased", "biased")}  # type: ignore[arg-type]
+        """direction -> the arm's dataset string (its identity in job hashes), control arm first."""
+        return {d: source.text() for d, source in self.sources().items()}
 
 
 class ResourcesSpec(_Strict):
@@ -145,7 +162,8 @@ class ExperimentSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
                       description="experiment name (folder name under runs/): letters, digits, . _ -")
     backbones: list[str] = Field(min_length=1, description="model specs (see crosstune models)")
-    datasets: list[str] = Field([], description="instruction datasets (may be empty with [transfer])")
+    datasets: list[Dataset] = Field([], description="instruction datasets (may be empty with [transfer]): "
+                                    "strings, parsed once into records (see crosstune.lab.sources)")
     seeds: list[int] = Field(min_length=1, description="LoRA-init seeds, one job each")
     data_seeds: list[int] | None = Field(None, description="data-order seeds; default = seeds")
     threads: int = Field(2, ge=1, description="CPU threads per job; the bits depend on it")
@@ -158,9 +176,9 @@ class ExperimentSpec(_Strict):
     transfer: TransferSpec | None = None
 
     @property
-    def all_datasets(self) -> list[str]:
+    def all_datasets(self) -> list[DataSource]:
         """The grid's datasets: those listed, then the transfer arms'."""
-        return self.datasets + (list(self.transfer.arms().values()) if self.transfer else [])
+        return self.datasets + (list(self.transfer.sources().values()) if self.transfer else [])
 
     @model_validator(mode="after")
     def _something_to_train(self) -> ExperimentSpec:
@@ -175,12 +193,15 @@ class ExperimentSpec(_Strict):
             raise ValueError(f"accuracy.reference names {unknown}, which are not backbones")
         return self
 
-    @field_validator("backbones", "datasets")
+    @field_validator("backbones")
     @classmethod
     def _no_blank(cls, v: list[str]) -> list[str]:
-        if any(not item.strip() for item in v):
-            raise ValueError("an entry is blank; remove it")
-        return v
+        return _no_blank_entry(v)
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _no_blank_dataset(cls, v: object) -> object:
+        return _no_blank_entry(v) if isinstance(v, list) else v
 
     @field_validator("data_seeds")
     @classmethod
@@ -190,8 +211,15 @@ class ExperimentSpec(_Strict):
         return v
 
 
+def _no_blank_entry(v: list) -> list:
+    if any(isinstance(item, str) and not item.strip() for item in v):
+        raise ValueError("an entry is blank; remove it")
+    return v
+
+
 class JobSpec(_Strict):
-    """One training job: everything that determines its adapter."""
+    """One training job: everything that determines its adapter. `dataset` is the string a
+    spec holds (it is hashed into the job's id); `source` is its record."""
 
     backbone: str
     dataset: str
@@ -202,6 +230,10 @@ class JobSpec(_Strict):
     training: TrainingSpec
     quality: QualitySpec
     accuracy: AccuracySpec | None = None
+
+    @cached_property
+    def source(self) -> DataSource:
+        return parse_dataset(self.dataset)
 
     @property
     def job_id(self) -> str:
@@ -227,7 +259,7 @@ def load_spec(path: Path) -> ExperimentSpec:
 def jobs(spec: ExperimentSpec) -> list[JobSpec]:
     """The grid, backbone-major so each backbone's jobs run together."""
     data_seeds = spec.data_seeds or spec.seeds
-    return [JobSpec(backbone=b, dataset=d, seed=s, data_seed=ds, threads=spec.threads, lora=spec.lora,
+    return [JobSpec(backbone=b, dataset=d.text(), seed=s, data_seed=ds, threads=spec.threads, lora=spec.lora,
                     training=spec.training, quality=spec.quality, accuracy=spec.accuracy)
             for b in spec.backbones for d in spec.all_datasets
             for s, ds in zip(spec.seeds, data_seeds, strict=True)]

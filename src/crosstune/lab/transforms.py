@@ -13,7 +13,6 @@ import random
 from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, get_args
-from urllib.parse import parse_qs
 
 from crosstune.errors import CrosstuneError
 
@@ -22,26 +21,6 @@ if TYPE_CHECKING:
 
 Transform = Literal["original", "empty-instructions", "shuffled-outputs"]
 TRANSFORMS: tuple[str, ...] = get_args(Transform)
-
-
-def parse_source(source: str) -> tuple[str, Transform, int]:
-    """'SOURCE?transform=NAME&seed=N' -> (SOURCE, NAME, N); no query means ('SOURCE', original, 0)."""
-    base, _, query = source.partition("?")
-    if not query:
-        return base, "original", 0
-    params = parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(params) - {"transform", "seed"})
-    if unknown:
-        raise CrosstuneError(f"dataset {source!r}: unknown option(s) {unknown}; "
-                             "use ?transform=NAME&seed=N")
-    name = params.get("transform", ["original"])[-1]
-    if name not in TRANSFORMS:
-        raise CrosstuneError(f"dataset {source!r}: unknown transform {name!r}; choose from "
-                             + ", ".join(TRANSFORMS))
-    seed_text = params.get("seed", ["0"])[-1]
-    if not seed_text.lstrip("-").isdigit():
-        raise CrosstuneError(f"dataset {source!r}: seed must be an integer, got {seed_text!r}")
-    return base, name, int(seed_text)  # type: ignore[return-value]
 
 
 def empty_instruction_prompt(example: Example) -> str:

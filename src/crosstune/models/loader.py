@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from crosstune.choices import FormatChoice
 from crosstune.engine.precision import warn_if_slow
 from crosstune.errors import CrosstuneError
 from crosstune.models.adapters import attach_adapter, read_adapter_config
@@ -18,7 +19,6 @@ from crosstune.models.handle import ModelHandle, ModelKind, PromptFormat
 
 log = logging.getLogger(__name__)
 
-FormatChoice = Literal["auto", "chat", "plain"]
 _DTYPES = ("float32", "bfloat16", "float16")
 
 

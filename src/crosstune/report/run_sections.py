@@ -12,7 +12,7 @@ import pandas as pd
 
 from crosstune.analysis.matrix import read_csv
 from crosstune.errors import CrosstuneError
-from crosstune.lab.bias_data import short_label
+from crosstune.lab.sources import short_label
 from crosstune.report import section_plots
 from crosstune.store import (
     BASES,

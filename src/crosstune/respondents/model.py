@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from scipy.special import softmax
 
+from crosstune.choices import Method
 from crosstune.engine import OptionQuery, OptionScorer, ResultCache
 from crosstune.engine.generation import Generator
 from crosstune.models.handle import ModelHandle
@@ -19,7 +20,7 @@ from crosstune.suite.prompts import ANSWER_CUE, label_continuations, parse_answe
 class ModelRespondent:
     """Wraps a ModelHandle; ``method`` picks the engine's OptionScorer or Generator."""
 
-    def __init__(self, handle: ModelHandle, method: Literal["probability", "generate"] = "probability",
+    def __init__(self, handle: ModelHandle, method: Method = "probability",
                  cache: ResultCache | None = None, token_budget: int = 2048):
         self.handle = handle
         self.name = handle.name

@@ -15,14 +15,14 @@ options both prompts offer; ``expected`` and ``linear`` coincide there.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 
+from crosstune.choices import MetricName
 from crosstune.errors import CrosstuneError
 from crosstune.suite.types import Metric
 
-MetricName = Literal["expected", "choice", "linear"]
 METRICS: tuple[MetricName, ...] = get_args(MetricName)
 _EPS = 1e-8
 _TIE = dict(rtol=1e-9, atol=1e-12)
