@@ -22,7 +22,7 @@ from crosstune.analysis.matrix import (
 )
 from crosstune.analysis.origins import PairScores, read_pair_table
 from crosstune.errors import CrosstuneError
-from crosstune.lab.run_folder import eval_folders
+from crosstune.lab.run_folder import RunFolder
 from crosstune.store import BIAS_COLUMN, BIASES, CI_COLUMNS, LABELS, SCORES, SPEC
 
 
@@ -64,7 +64,7 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
     cis: dict[str, pd.DataFrame] = {}
     if len(inputs) == 1 and (inputs[0] / SPEC).exists() and labels is None and not rules:
         matrix, untuned = cross_run(inputs[0], exclude, keep_unlearned)
-        folders = eval_folders(inputs[0])
+        folders = RunFolder(inputs[0]).eval_folders()
         pairs = _pairs_of(list(matrix.scores.index), folders)
         return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs)
     missing = [str(p) for p in inputs if not p.exists()]

@@ -8,17 +8,14 @@ a transform of the same dataset; if `empty-instructions` and `shuffled-outputs` 
 from __future__ import annotations
 
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from crosstune.lab.bias_data import is_bias_source
-from crosstune.lab.job import job_status
-from crosstune.lab.run_folder import model_name
-from crosstune.lab.spec import ExperimentSpec, jobs
+from crosstune.lab.run_folder import RunFolder
 from crosstune.lab.transforms import parse_source
-from crosstune.store import FORMAT_ONLY, slug, write_csv
+from crosstune.store import FORMAT_ONLY, write_csv
 
 COLUMNS = ["backbone", "dataset", "arm", "models", "learned", "task_accuracy", "task_accuracy_sd",
            "bias_distance_to_original"]
@@ -42,29 +39,28 @@ def _mean_accuracy(record: dict[str, float]) -> float:
     return float(np.mean(list(record.values())))
 
 
-def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
+def format_only_table(run: RunFolder, scores: pd.DataFrame) -> pd.DataFrame:
     """One row per (backbone, dataset, arm), `untuned` included; `scores` is collect()'s table."""
+    spec = run.valid_spec()
     groups: dict[tuple[str, str, str], dict[str, list]] = {}
     untuned: dict[tuple[str, str], float] = {}
-    for job in jobs(spec):
-        status = job_status(run_dir, job)
-        if (status is None or status.state != "done" or job.dataset not in spec.datasets
-                or is_bias_source(job.dataset)):
+    for model in run.models():
+        job = model.job
+        if job is None or job.spec.dataset not in spec.datasets or is_bias_source(job.spec.dataset):
             continue  # transfer arms and bias-injection datasets are not format arms
-        base, arm, _ = parse_source(job.dataset)
-        group = groups.setdefault((job.backbone, base, arm), {"vectors": [], "accuracy": [], "learned": 0})
-        group["learned"] += status.learned
-        name = model_name(job, job.backbone)
-        if name in scores.index:
-            group["vectors"].append(scores.loc[name])
-        quality = status.quality
-        if "task_accuracy_after" in quality:
-            group["accuracy"].append(_mean_accuracy(quality["task_accuracy_after"]))
-            untuned[(job.backbone, base)] = _mean_accuracy(quality["task_accuracy_before"])
+        base, arm, _ = parse_source(job.spec.dataset)
+        group = groups.setdefault((model.backbone, base, arm), {"vectors": [], "accuracy": [], "learned": 0})
+        group["learned"] += model.learned
+        if model.name in scores.index:
+            group["vectors"].append(scores.loc[model.name])
+        quality = job.status.quality if job.status else None
+        if quality is not None and quality.task_accuracy_after is not None:
+            group["accuracy"].append(_mean_accuracy(quality.task_accuracy_after))
+            untuned[(model.backbone, base)] = _mean_accuracy(quality.task_accuracy_before or {})
     rows = []
     for backbone, base in sorted({(b, d) for b, d, _ in groups}):
         originals = groups.get((backbone, base, "original"), {}).get("vectors", [])
-        name = f"{slug(backbone)}--untuned"
+        name = run.untuned(backbone).name
         base_vector = [scores.loc[name]] if name in scores.index else []
         rows.append({"backbone": backbone, "dataset": base, "arm": "untuned", "models": 1, "learned": np.nan,
                      "task_accuracy": untuned.get((backbone, base), np.nan), "task_accuracy_sd": np.nan,
@@ -82,10 +78,10 @@ def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def write_format_only(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame | None:
+def write_format_only(run: RunFolder, scores: pd.DataFrame) -> pd.DataFrame | None:
     """Write RUN/format_only.csv when the spec trains any transformed dataset; else do nothing."""
-    if not any("?" in d and not is_bias_source(d) for d in spec.datasets):
+    if not any("?" in d and not is_bias_source(d) for d in run.valid_spec().datasets):
         return None
-    table = format_only_table(spec, run_dir, scores)
-    write_csv(run_dir / FORMAT_ONLY, table)
+    table = format_only_table(run, scores)
+    write_csv(run.path / FORMAT_ONLY, table)
     return table

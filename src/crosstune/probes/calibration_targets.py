@@ -20,7 +20,6 @@ from crosstune.models import ModelHandle, load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.provenance import provenance
 from crosstune.store import (
-    ADAPTER,
     MANIFEST,
     REPORT,
     SPEC,
@@ -106,22 +105,19 @@ def targets(source: str, adapter: str | None = None, prompt_format: str = "auto"
 
 
 def _run_targets(run_dir: Path, device: str | None) -> Iterator[tuple[Target, ModelHandle]]:
-    from crosstune.lab.job import job_status
-    from crosstune.lab.run_folder import job_folder, model_name
-    from crosstune.lab.spec import ExperimentSpec, jobs
+    from crosstune.lab.run_folder import RunFolder
 
-    spec = ExperimentSpec.model_validate_json((run_dir / SPEC).read_text())
-    for backbone in spec.backbones:
-        base = load_model(backbone, device=device)
-        yield Target(model_name(None, backbone), backbone, "untuned"), base
-        handle = base
-        for job in jobs(spec):
-            status = job_status(run_dir, job)
-            if job.backbone != backbone or status is None or status.state != "done":
-                continue
-            handle = attach_adapter(handle, job_folder(run_dir, job) / ADAPTER, name=job.job_id)
-            yield Target(model_name(job, backbone), backbone, job.dataset, str(job.seed),
-                         str(status.learned)), handle
+    run = RunFolder(run_dir)
+    models = run.models()
+    for backbone in run.valid_spec().backbones:
+        handle = load_model(backbone, device=device)
+        for model in (m for m in models if m.backbone == backbone):
+            if model.job is not None:
+                handle = attach_adapter(handle, model.job.adapter, name=model.job.spec.job_id)
+                yield Target(model.name, backbone, model.job.spec.dataset, model.seed,
+                             str(model.learned)), handle
+            else:
+                yield Target(model.name, backbone, model.instruction), handle
 
 
 def each_target(source: str, probe: Callable[[ModelHandle], dict[str, pd.DataFrame]],
