@@ -59,7 +59,7 @@ def answers(first: float, seed: int) -> list[Answer]:
 def write_model(folder, first: float, seed: int, positions: bool = True) -> list[Answer]:
     given = answers(first, seed)
     table = position_preference(given)
-    manifest = EvalManifest(model={"name": str(folder)}, position_preference=position_summary(table, given))
+    manifest = EvalManifest(position_preference=position_summary(table, given))
     biases = pd.DataFrame({"bias": BIASES, "score": np.random.default_rng(seed).normal(0, 0.2, 4)})
     write_eval(folder, EvalFiles(pd.DataFrame({"x": [0]}), biases, table if positions else None, manifest))
     return given

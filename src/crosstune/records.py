@@ -25,12 +25,12 @@ class Provenance(BaseModel):
 
 
 class ModelBlock(BaseModel):
-    """The evaluated model as its respondent describes it; what a respondent adds (source,
-    dtype, server settings) is kept as written."""
+    """The evaluated model as its respondent describes it (a respondent need only give a
+    fingerprint); what it adds (source, dtype, server settings) is kept as written."""
 
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
-    name: str
+    name: str | None = None
     adapter: str | None = None
     fingerprint: str | None = None
 
@@ -56,7 +56,7 @@ class EvalManifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     kind: Literal["crosstune-eval"] = "crosstune-eval"
-    model: ModelBlock
+    model: ModelBlock = ModelBlock()
     config: dict[str, Any] = {}
     scorer: str | None = None
     shared_prefixes: bool | None = None

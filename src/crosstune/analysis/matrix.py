@@ -140,16 +140,18 @@ def read_run_folders(folders: list[Path]) -> pd.DataFrame:
     """Headline scores of `crosstune eval` run folders, one row per run (named by its model)."""
     rows = {}
     for folder in folders:
+        if not (folder / MANIFEST).is_file():
+            raise CrosstuneError(f"{folder} is not a crosstune run folder (no {MANIFEST})")
         try:
             manifest = read_eval_manifest(folder)
         except OtherKind as other:
             raise CrosstuneError(f"{folder} is {kind_name(other.kind)} folder; analyze takes evaluation "
                                  "folders ('crosstune eval') or one cross-tuning run folder") from None
         except CrosstuneError:
+            manifest = None  # not JSON, or not a manifest's shape
+        if manifest is None or manifest.model.name is None:
             raise CrosstuneError(f"{folder / MANIFEST} is corrupt (no model name): rerun 'crosstune eval' "
-                                 "for that folder") from None
-        if manifest is None:
-            raise CrosstuneError(f"{folder} is not a crosstune run folder (no {MANIFEST})")
+                                 "for that folder")
         name = eval_model_name(manifest.model.name, manifest.model.adapter)
         if name in rows:
             raise CrosstuneError(f"model {name!r} appears in more than one run folder")
