@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crosstune.lab.bias_data import is_bias_source
-from crosstune.lab.run_folder import RunFolder
+from crosstune.lab.run_folder import UNTUNED, RunFolder
 from crosstune.lab.transforms import parse_source
 from crosstune.store import FORMAT_ONLY, write_csv
 
@@ -62,7 +62,7 @@ def format_only_table(run: RunFolder, scores: pd.DataFrame) -> pd.DataFrame:
         originals = groups.get((backbone, base, "original"), {}).get("vectors", [])
         name = run.untuned(backbone).name
         base_vector = [scores.loc[name]] if name in scores.index else []
-        rows.append({"backbone": backbone, "dataset": base, "arm": "untuned", "models": 1, "learned": np.nan,
+        rows.append({"backbone": backbone, "dataset": base, "arm": UNTUNED, "models": 1, "learned": np.nan,
                      "task_accuracy": untuned.get((backbone, base), np.nan), "task_accuracy_sd": np.nan,
                      "bias_distance_to_original": mean_distance(base_vector, originals)})
         for arm in ("original", "empty-instructions", "shuffled-outputs"):
