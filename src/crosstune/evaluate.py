@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -272,9 +272,9 @@ def evaluate_into(folder: Path, handle: ModelHandle | Respondent, config: EvalCo
     claim(folder, "crosstune-eval", identity(handle, config))
     started = time.perf_counter()
     result = evaluate(handle, config, cache, progress, pairs)
-    result.manifest = result.manifest.model_copy(update={
-        "identity": identity(handle, config),
-        "timing_s": EvalTiming(load=getattr(handle, "load_seconds", 0.0),
-                               evaluate=round(time.perf_counter() - started, 2))})
+    timing = EvalTiming(load=getattr(handle, "load_seconds", 0.0),
+                        evaluate=round(time.perf_counter() - started, 2))
+    result = replace(result, manifest=result.manifest.model_copy(
+        update={"identity": identity(handle, config), "timing_s": timing}))
     write_eval(folder, EvalFiles(result.pairs, result.summary, result.position, result.manifest))
     return result

@@ -39,11 +39,9 @@ FACTORS = ["backbone", "instruction", "seed", "learned"]
 """labels.csv's columns, in order."""
 
 
-def model_name(job: JobSpec | None, backbone: str) -> str:
+def _model_name(*parts: str) -> str:
     """A model's row name in scores.csv: backbone--untuned or backbone--dataset--sSEED."""
-    if job is None:
-        return f"{slug(backbone)}--{UNTUNED}"
-    return f"{slug(job.backbone)}--{slug(short_label(job.dataset))}--s{job.seed}"
+    return "--".join(slug(part) for part in parts)
 
 
 def eval_model_name(name: str, adapter: str | None) -> str:
@@ -169,12 +167,14 @@ class RunFolder:
         return [self.read_job(job) for job in jobs(self.spec)] if self.spec is not None else []
 
     def untuned(self, backbone: str) -> RunModel:
-        return RunModel(model_name(None, backbone), backbone, UNTUNED, "", self.base_folder(backbone))
+        return RunModel(_model_name(backbone, UNTUNED), backbone, UNTUNED, "", self.base_folder(backbone))
 
     def finetune(self, job: RunJob) -> RunModel:
         learned = job.status.learned if job.status is not None else None
-        return RunModel(model_name(job.spec, job.spec.backbone), job.spec.backbone,
-                        short_label(job.spec.dataset), str(job.spec.seed), job.eval_folder, learned, job)
+        spec = job.spec
+        dataset = short_label(spec.dataset)
+        return RunModel(_model_name(spec.backbone, dataset, f"s{spec.seed}"), spec.backbone, dataset,
+                        str(spec.seed), job.eval_folder, learned, job)
 
     def models(self) -> list[RunModel]:
         """Every backbone untuned, then every finished job's finetune, in grid order (the order of
