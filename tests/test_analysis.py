@@ -62,9 +62,9 @@ def test_fast_main_effects_equal_statsmodels_anova_on_balanced_designs():
 
 def test_backbone_dominance_is_detected_and_not_invented():
     strong = simulate(sd_backbone=0.4, sd_instruction=0.02, sd_seed=0.05, seed=3)
-    assert backbone_vs_instruction(strong, 199)["p_value"] < 0.05
+    assert backbone_vs_instruction(strong, 199).p_value < 0.05
     reverse = simulate(sd_backbone=0.02, sd_instruction=0.4, sd_seed=0.05, seed=3)
-    assert backbone_vs_instruction(reverse, 199)["p_value"] > 0.5
+    assert backbone_vs_instruction(reverse, 199).p_value > 0.5
 
 
 def test_permutation_tests_hold_their_false_positive_rate_on_null_data():
@@ -262,14 +262,14 @@ def test_monte_carlo_is_used_and_said_when_relabellings_outnumber_permutations()
 def test_backbone_vs_instruction_enumerates_small_designs_exactly():
     m = simulate(n_seeds=1, n_biases=6, seed=8)  # 4 models, one per cell: 4! = 24 assignments
     test = backbone_vs_instruction(m, n_permutations=999)
-    assert test["null"] == "exact, 24 relabellings" and test["exact"]
+    assert test.null == "exact, 24 relabellings" and test.exact
     x = m.scores.to_numpy()
     gaps = []
     for order in itertools.permutations(range(4)):
         b, i = _main_effect_shares(x, m.factors.backbone.to_numpy()[list(order)],
                                    m.factors.instruction.to_numpy()[list(order)])
         gaps.append(np.nanmean(b) - np.nanmean(i))
-    assert test["p_value"] == pytest.approx(np.mean(np.array(gaps) >= test["gap"] - 1e-12))
+    assert test.p_value == pytest.approx(np.mean(np.array(gaps) >= test.gap - 1e-12))
 
 
 def test_vectorised_anova_equals_statsmodels_per_feature():
@@ -315,7 +315,7 @@ def test_verdict_claims_dominance_only_when_significant():
     lead = "Pretraining explains more of the variance than instruction data: strong evidence"
     assert lead in strong.verdict
     null = analyze(simulate(sd_backbone=0.0, sd_instruction=0.0, sd_seed=0.1, seed=12), n_permutations=199)
-    assert null.backbone_test["p_value"] >= 0.05 and null.backbone_test["p_instruction"] >= 0.05
+    assert null.backbone_test.p_value >= 0.05 and null.backbone_test.p_instruction >= 0.05
     assert "no significant evidence" in null.verdict or "weak evidence" in null.verdict
     for result in (strong, null):
         assert "not significantly dominates" not in result.verdict

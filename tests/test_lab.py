@@ -17,6 +17,7 @@ from crosstune.errors import CrosstuneError
 from crosstune.lab.datasets import load_examples
 from crosstune.lab.experiment import claim_run_folder, collect, evaluate_all, plan, train_all
 from crosstune.lab.job import run_job
+from crosstune.lab.run_folder import RunFolder
 from crosstune.lab.spec import ExperimentSpec, jobs, load_spec
 from crosstune.lab.train import target_modules
 from crosstune.models import load_model
@@ -148,9 +149,9 @@ def test_ray_executor_gives_the_same_adapters_and_scores_as_local(saved_tiny_mod
     for executor in ("local", "ray"):
         run_dir = tmp_path / executor
         claim_run_folder(spec, run_dir)
-        train_all(spec, run_dir, executor)
-        evaluate_all(spec, run_dir, executor)
-        collect(spec, run_dir)
+        train_all(RunFolder(run_dir, spec), executor)
+        evaluate_all(RunFolder(run_dir, spec), executor)
+        collect(RunFolder(run_dir, spec))
     for job in jobs(spec):
         a = adapter_weights(tmp_path / "local" / "jobs" / job.job_id)
         b = adapter_weights(tmp_path / "ray" / "jobs" / job.job_id)
@@ -164,8 +165,8 @@ def test_ray_executor_gives_the_same_adapters_and_scores_as_local(saved_tiny_mod
 def test_eval_with_adapter_and_the_lab_fingerprint_a_finetune_alike(saved_tiny_model, tmp_path):
     spec, run_dir = spec_for(saved_tiny_model), tmp_path / "run"
     claim_run_folder(spec, run_dir)
-    train_all(spec, run_dir)
-    evaluate_all(spec, run_dir)
+    train_all(RunFolder(run_dir, spec))
+    evaluate_all(RunFolder(run_dir, spec))
     job = jobs(spec)[0]
     lab = json.loads((run_dir / "jobs" / job.job_id / "eval" / "manifest.json").read_text())
     handle = load_model(str(saved_tiny_model), adapter=str(run_dir / "jobs" / job.job_id / "adapter"))

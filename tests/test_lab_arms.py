@@ -159,7 +159,7 @@ def test_reference_for_a_backbone_not_in_the_grid_is_refused():
 
 def test_format_only_table_on_a_hand_built_run(tmp_path):
     from crosstune.lab.format_only import format_only_table, write_format_only
-    from crosstune.lab.job import job_folder
+    from crosstune.lab.run_folder import RunFolder
     from crosstune.store import slug, write_json
 
     arms = ["embedded:flan-style", "embedded:flan-style?transform=empty-instructions",
@@ -171,13 +171,13 @@ def test_format_only_table_on_a_hand_built_run(tmp_path):
                (arms[1], 1): [0.0, 0.0], (arms[2], 0): [1.0, 1.0], (arms[2], 1): [1.0, 1.0]}
     scores = {"m--untuned": [0.0, 0.0]}
     for job in jobs(spec):
-        write_json(job_folder(tmp_path, job) / "status.json", {
+        write_json(RunFolder(tmp_path, spec).job_folder(job) / "status.json", {
             "state": "done", "learned": True,
             "quality": {"task_accuracy_before": {"crosstune_heldout": 0.25},
                         "task_accuracy_after": {"crosstune_heldout": accuracy[job.dataset][job.seed]}}})
         scores[f"m--{slug(job.dataset)}--s{job.seed}"] = vectors[(job.dataset, job.seed)]
     score_table = pd.DataFrame(scores, index=["anchoring", "framing_effect"]).T
-    table = format_only_table(spec, tmp_path, score_table).set_index("arm")
+    table = format_only_table(RunFolder(tmp_path, spec), score_table).set_index("arm")
     assert list(table.index) == ["untuned", "original", "empty-instructions", "shuffled-outputs"]
     assert table.loc["untuned", "task_accuracy"] == pytest.approx(0.25)
     assert table.loc["original", "task_accuracy"] == pytest.approx(0.7)
@@ -188,7 +188,7 @@ def test_format_only_table_on_a_hand_built_run(tmp_path):
     assert table.loc["empty-instructions", "bias_distance_to_original"] == pytest.approx(np.sqrt(0.125) / 2)
     far = (np.sqrt(1.0) + np.sqrt((0.7**2 + 0.6**2) / 2)) / 2
     assert table.loc["shuffled-outputs", "bias_distance_to_original"] == pytest.approx(far)
-    assert write_format_only(spec, tmp_path, score_table) is not None
+    assert write_format_only(RunFolder(tmp_path, spec), score_table) is not None
     assert (tmp_path / "format_only.csv").exists()
 
 

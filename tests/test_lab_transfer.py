@@ -195,9 +195,10 @@ def test_transfer_spec_runs_end_to_end_and_writes_its_tables(saved_tiny_model, t
 
 def test_a_bias_dataset_listed_directly_is_not_read_as_a_format_only_arm(tmp_path):
     from crosstune.lab.format_only import write_format_only
+    from crosstune.lab.run_folder import RunFolder
 
     spec = ExperimentSpec.model_validate({
         "name": "t", "backbones": ["a"], "seeds": [0],
         "datasets": ["bias:anchoring?direction=unbiased&pairs=2&mix=embedded:flan-style&ratio=0.3",
                      "bias:anchoring?direction=biased&pairs=2&mix=embedded:flan-style&ratio=0.3"]})
-    assert write_format_only(spec, tmp_path, pd.DataFrame()) is None
+    assert write_format_only(RunFolder(tmp_path, spec), pd.DataFrame()) is None

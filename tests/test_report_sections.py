@@ -11,6 +11,7 @@ import pytest
 from crosstune.analysis.attribute import run_analysis
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import position_preference, position_summary
+from crosstune.records import EvalManifest
 from crosstune.report.run_sections import (
     eval_folders,
     position_lines,
@@ -58,7 +59,7 @@ def answers(first: float, seed: int) -> list[Answer]:
 def write_model(folder, first: float, seed: int, positions: bool = True) -> list[Answer]:
     given = answers(first, seed)
     table = position_preference(given)
-    manifest = {"kind": "crosstune-eval", "position_preference": position_summary(table, given)}
+    manifest = EvalManifest(position_preference=position_summary(table, given))
     biases = pd.DataFrame({"bias": BIASES, "score": np.random.default_rng(seed).normal(0, 0.2, 4)})
     write_eval(folder, EvalFiles(pd.DataFrame({"x": [0]}), biases, table if positions else None, manifest))
     return given
@@ -115,9 +116,9 @@ def test_position_table_equals_each_manifests_summary_over_all_prompts(tmp_path)
     for model, model_answers in given.items():
         summary = position_summary(position_preference(model_answers), model_answers)
         got = table.loc[model]
-        assert got.p_first == pytest.approx(summary["p_first"], abs=1e-12)
-        assert got.p_last == pytest.approx(summary["p_last"], abs=1e-12)
-        assert got.p_uniform == pytest.approx(summary["p_uniform"], abs=1e-12)
+        assert got.p_first == pytest.approx(summary.p_first, abs=1e-12)
+        assert got.p_last == pytest.approx(summary.p_last, abs=1e-12)
+        assert got.p_uniform == pytest.approx(summary.p_uniform, abs=1e-12)
         assert got.prompts == 10
     assert table.loc["model-0-1-1", "instruction"] == "flan?transform=x"
 

@@ -74,23 +74,23 @@ def test_position_only_respondent_is_cancelled_and_its_effect_reported():
     assert summary.score.abs().max() < 1e-9
     # on its own, each order scores the flip design at +-1: the cancelled position effect
     assert summary.loc["status_quo_bias", "position_effect"] == pytest.approx(1.0)
-    assert result.manifest["position_preference"]["p_first"] == pytest.approx(1.0)
+    assert result.manifest.position_preference.p_first == pytest.approx(1.0)
 
 
 def test_one_order_mode_scores_half_the_prompts():
     config = CONFIG.model_copy(update={"orders": 1})
     result = evaluate(AlwaysFirst(), config)
-    assert result.manifest["n_prompts"] == 2 * len(result.pairs)
+    assert result.manifest.n_prompts == 2 * len(result.pairs)
     assert result.summary.position_effect.isna().all()
 
 
 def test_model_run_records_orders_metric_and_position_preference(causal_handle):
     result = evaluate(causal_handle, CONFIG)
     manifest = result.manifest
-    assert manifest["orders"] == 2 and manifest["metric"] == "expected"
-    assert manifest["config"]["scenarios"] is None
-    pref = manifest["position_preference"]
-    assert 0 < pref["p_first"] < 1 and pref["p_uniform"] == pytest.approx(
+    assert manifest.orders == 2 and manifest.metric == "expected"
+    assert manifest.config["scenarios"] is None
+    pref = manifest.position_preference
+    assert 0 < pref.p_first < 1 and pref.p_uniform == pytest.approx(
         np.mean([1 / n for n in (7, 7, 7, 7, 2, 2, 3, 3, 11, 11, 11, 11)]))
     position = result.position
     assert set(position.n_options) == {2, 3, 7, 11}
@@ -132,7 +132,7 @@ def test_scenario_file_reaches_the_prompts(causal_handle, tmp_path):
     config = CONFIG.model_copy(update={"scenarios": path, "biases": ["anchoring"]})
     result = evaluate(causal_handle, config)
     assert result.pairs.control_prompt.str.contains("buy drones").all()
-    assert result.manifest["config"]["scenarios"] == str(path)
+    assert result.manifest.config["scenarios"] == str(path)
 
 
 @pytest.mark.parametrize("args,message", [

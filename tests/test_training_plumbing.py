@@ -17,6 +17,7 @@ from crosstune.cli import app
 from crosstune.errors import CrosstuneError
 from crosstune.lab import experiment
 from crosstune.lab.launch import find_job
+from crosstune.lab.run_folder import RunFolder
 from crosstune.lab.spec import ExperimentSpec, jobs, load_spec
 from crosstune.lab.train import Devices, load_options, resolve_precision, training_arguments
 
@@ -132,7 +133,7 @@ def test_ray_job_tasks_request_the_spec_resources(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", fake)
     spec = load_spec(ROOT / "examples" / "paper.toml")
     with pytest.raises(_StopRay):
-        experiment.train_all(spec, tmp_path, executor="ray")
+        experiment.train_all(RunFolder(tmp_path, spec), executor="ray")
     assert requested["num_gpus"] == 4 and requested["num_cpus"] == 8
 
 

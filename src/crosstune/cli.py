@@ -28,6 +28,7 @@ from crosstune.choices import Executor, FormatChoice, Impute, Method, MetricName
 from crosstune.cli_options import ManyValues, deprecations, files, one_model
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
+from crosstune.records import EvalTiming, PositionPreference
 from crosstune.store import LOG as LOG_NAME
 
 if TYPE_CHECKING:
@@ -242,10 +243,10 @@ def eval_command(
                                             trust_remote_code=trust_remote_code,
                                             progress=_RichProgress(bar))
     _print_summary(result.summary, metric, folder / BIASES)
-    _print_position(result.manifest["position_preference"])
-    timing = result.manifest["timing_s"]
+    _print_position(result.manifest.position_preference)
+    timing = result.manifest.timing_s or EvalTiming()
     console.print(f"results: {terminal(folder)}  "
-                  f"(load {timing['load']:.1f}s, evaluate {timing['evaluate']:.1f}s)")
+                  f"(load {timing.load:.1f}s, evaluate {timing.evaluate:.1f}s)")
 
 
 def _names(items: list[str] | None, option: str) -> list[str] | None:
@@ -268,11 +269,11 @@ def _print_summary(summary, metric: str, full: Path) -> None:
     _print_frame(pd.DataFrame(rows), "", full)
 
 
-def _print_position(position: dict) -> None:
-    if position["p_first"] is None:
+def _print_position(position: PositionPreference) -> None:
+    if position.p_first is None:
         return
-    console.print(f"position preference: P(first letter) {position['p_first']:.3f}, "
-                  f"P(last letter) {position['p_last']:.3f}, uniform {position['p_uniform']:.3f}"
+    console.print(f"position preference: P(first letter) {position.p_first:.3f}, "
+                  f"P(last letter) {position.p_last:.3f}, uniform {position.p_uniform:.3f}"
                   "; counterbalancing cancels it (position effect: half the gap between the "
                   "two orders' scores)")
 

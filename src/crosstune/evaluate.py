@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from crosstune.models.loader import FormatChoice, load_model
 from crosstune.paths import result_cache
 from crosstune.progress import Advance, Progress
 from crosstune.provenance import provenance
+from crosstune.records import EvalManifest, EvalTiming, PositionPreference
 from crosstune.respondents.base import Answer, Prompt, Respondent
 from crosstune.respondents.model import ModelRespondent
 from crosstune.scores.metrics import METRICS, pair_scores
@@ -36,7 +37,7 @@ SIDES: tuple[Side, Side] = ("control", "treatment")
 class EvalResult:
     pairs: pd.DataFrame
     summary: pd.DataFrame
-    manifest: dict[str, Any]
+    manifest: EvalManifest
     position: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Mean probability by presented position, per number of options (position_preference)."""
 
@@ -82,20 +83,11 @@ def evaluate(subject: ModelHandle | Respondent, config: EvalConfig,
     table, answers = score_pairs(respondent, pairs, config.metric, progress)
     summary = summarise(table, config.metric, config.seed)
     position = position_preference(answers)
-    manifest = {
-        "kind": "crosstune-eval",
-        "model": respondent.describe(),
-        "config": config.model_dump(mode="json"),
-        "scorer": respondent.method,
-        "shared_prefixes": respondent.method == OptionScorer.method,
-        "answer_cue": ANSWER_CUE,
-        "n_pairs": len(pairs),
-        "n_prompts": len(answers),
-        "orders": config.orders,
-        "metric": config.metric,
-        "position_preference": position_summary(position, answers),
-        "provenance": provenance(),
-    }
+    manifest = EvalManifest(
+        model=respondent.describe(), config=config.model_dump(mode="json"), scorer=respondent.method,
+        shared_prefixes=respondent.method == OptionScorer.method, answer_cue=ANSWER_CUE,
+        n_pairs=len(pairs), n_prompts=len(answers), orders=config.orders, metric=config.metric,
+        position_preference=position_summary(position, answers), provenance=provenance())
     return EvalResult(table, summary, manifest, position)
 
 
@@ -185,19 +177,18 @@ def position_preference(answers: list[Answer]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
-def position_summary(position: pd.DataFrame, answers: list[Answer]) -> dict[str, Any]:
+def position_summary(position: pd.DataFrame, answers: list[Answer]) -> PositionPreference:
     """Mean P(first letter), P(last letter) and their uniform reference over all prompts."""
     valid = [np.asarray(a.probs, dtype=float) for a in answers
              if not np.isnan(np.asarray(a.probs, dtype=float)).any()]
     if not valid:
-        return {"p_first": None, "p_last": None, "p_uniform": None, "by_n_options": {}}
-    return {
-        "p_first": float(np.mean([p[0] for p in valid])),
-        "p_last": float(np.mean([p[-1] for p in valid])),
-        "p_uniform": float(np.mean([1.0 / len(p) for p in valid])),
-        "by_n_options": {str(n): group["mass"].round(6).tolist()
-                         for n, group in position.groupby("n_options")},
-    }
+        return PositionPreference()
+    return PositionPreference(
+        p_first=float(np.mean([p[0] for p in valid])),
+        p_last=float(np.mean([p[-1] for p in valid])),
+        p_uniform=float(np.mean([1.0 / len(p) for p in valid])),
+        by_n_options={str(n): group["mass"].round(6).tolist()
+                      for n, group in position.groupby("n_options")})
 
 
 def make_config(**settings: Any) -> EvalConfig:
@@ -249,8 +240,9 @@ def evaluate_into(folder: Path, handle: ModelHandle | Respondent, config: EvalCo
     claim(folder, "crosstune-eval", identity(handle, config))
     started = time.perf_counter()
     result = evaluate(handle, config, cache, progress, pairs)
-    result.manifest["identity"] = identity(handle, config)
-    result.manifest["timing_s"] = {"load": getattr(handle, "load_seconds", 0.0),
-                                   "evaluate": round(time.perf_counter() - started, 2)}
+    timing = EvalTiming(load=getattr(handle, "load_seconds", 0.0),
+                        evaluate=round(time.perf_counter() - started, 2))
+    result = replace(result, manifest=result.manifest.model_copy(
+        update={"identity": identity(handle, config), "timing_s": timing}))
     write_eval(folder, EvalFiles(result.pairs, result.summary, result.position, result.manifest))
     return result

@@ -7,7 +7,8 @@ import importlib.metadata
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any
+
+from crosstune.records import Provenance
 
 _PACKAGES = ("crosstune", "torch", "transformers", "peft", "tokenizers", "numpy", "pandas",
              "scipy", "safetensors", "gguf")
@@ -36,14 +37,10 @@ def git_revision() -> str | None:
     return f"{rev}{'+dirty' if dirty else ''}"
 
 
-def provenance() -> dict[str, Any]:
+def provenance() -> Provenance:
     import torch
 
-    return {
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "packages": package_versions(),
-        "git_revision": git_revision(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch_threads": torch.get_num_threads(),
-    }
+    return Provenance(created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                      packages=package_versions(), git_revision=git_revision(),
+                      python=platform.python_version(), platform=platform.platform(),
+                      torch_threads=torch.get_num_threads())

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
 from crosstune.errors import CrosstuneError
+from crosstune.records import EvalManifest, JobStatus
 
 MANIFEST = "manifest.json"  # every evaluation and analysis folder: kind, identity, provenance
 PAIRS = "pairs.parquet"  # evaluation: one row per pair
@@ -85,8 +87,13 @@ def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _as_json(value: Any) -> Any:
+    """A record (anywhere in the data) as the JSON it stands for; anything else as text."""
+    return value.model_dump() if isinstance(value, BaseModel) else str(value)
+
+
 def write_json(path: Path, data: Any) -> None:
-    _atomic(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+    _atomic(path, lambda p: p.write_text(json.dumps(data, indent=2, default=_as_json) + "\n"))
 
 
 def write_text(path: Path, text: str) -> None:
@@ -121,9 +128,58 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
     return manifest
 
 
+class OtherKind(CrosstuneError):
+    """A folder holds another kind of result than the one asked for."""
+
+    def __init__(self, folder: Path, kind: object) -> None:
+        super().__init__(f"{folder} holds {kind_name(str(kind))}")
+        self.kind = str(kind)
+
+
+def read_eval_manifest(folder: Path) -> EvalManifest | None:
+    """An evaluation folder's manifest as a record, or None when it has none. A manifest without
+    a kind (the earliest versions) is an evaluation's; one of another kind raises OtherKind, one
+    that is not JSON or names no model a CrosstuneError."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        kind = data.get("kind", "crosstune-eval")
+    except (ValueError, AttributeError):
+        raise CrosstuneError(f"{path} is damaged (not a JSON object)") from None
+    if kind != "crosstune-eval":
+        raise OtherKind(folder, kind)
+    try:
+        return EvalManifest.model_validate(data)
+    except ValidationError as err:
+        raise CrosstuneError(f"{path} is damaged ({err.errors()[0]['msg']})") from None
+
+
+def read_status(folder: Path) -> JobStatus | None:
+    """A job folder's status, or None while the job has not finished."""
+    path = folder / STATUS
+    if not path.exists():
+        return None
+    try:
+        return JobStatus.model_validate(read_json(path))
+    except ValidationError as err:
+        raise CrosstuneError(f"{path} is damaged ({err.errors()[0]['msg']}); remove "
+                             f"{path.parent} to train that job again") from err
+
+
+def write_status(folder: Path, status: JobStatus) -> None:
+    """status.json with the keys a status of its state has (no quality for a failed job, no
+    gate without a reference model)."""
+    data = {key: value for key, value in status.model_dump().items() if value is not None}
+    if status.quality is not None:
+        data["quality"] = status.quality.model_dump(exclude_none=True)
+    write_json(folder / STATUS, data)
+
+
 def read_pair_scores(folder: Path) -> pd.Series:
     """One evaluation's per-pair scores in its own metric, indexed by (bias, pair_id)."""
-    metric = read_manifest(folder)["config"]["metric"]  # type: ignore[index]
+    metric = read_eval_manifest(folder).config["metric"]  # type: ignore[union-attr]
     table = pd.read_parquet(folder / PAIRS, columns=["bias", "pair_id", f"score_{metric}"])
     return table.set_index(["bias", "pair_id"])[f"score_{metric}"]
 
@@ -201,7 +257,7 @@ def claim(folder: Path, kind: Kind, identity: dict[str, Any] | None = None) -> b
                              "into another folder")
     if identity is None:
         return False
-    theirs = manifest.get("identity", {})
+    theirs = manifest.get("identity") or {}
     if theirs != identity:
         changed = sorted(k for k in set(identity) | set(theirs) if identity.get(k) != theirs.get(k))
         raise CrosstuneError(f"{folder} holds {_describe(manifest)} with other "
@@ -348,7 +404,7 @@ class EvalFiles:
     pairs: pd.DataFrame
     biases: pd.DataFrame
     positions: pd.DataFrame | None
-    manifest: dict[str, Any]
+    manifest: EvalManifest
 
 
 def write_eval(folder: Path, files: EvalFiles) -> None:

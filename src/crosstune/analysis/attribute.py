@@ -25,6 +25,7 @@ from crosstune.analysis.seeds import reference_agreement, seed_sd, seeded, sign_
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
 from crosstune.errors import CrosstuneError
 from crosstune.provenance import provenance
+from crosstune.records import BackboneTest
 from crosstune.store import MANIFEST, POSITION_TABLE, REPORT, claim, staged, write_csv, write_json
 
 MIN_MODELS = 3
@@ -41,7 +42,7 @@ class Analysis:
     verdict: str
     notes: list[str] = field(default_factory=list)
     pca_explained: list[float] = field(default_factory=list)
-    backbone_test: dict[str, Any] = field(default_factory=dict)
+    backbone_test: BackboneTest | None = None
 
 
 def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False, seed: int = 0,
@@ -87,7 +88,7 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     tables["kmeans"] = kmeans_agreement(x, labellings, seed) if len(x) > 3 else pd.DataFrame()
     coords, explained = pca(m.scores, x)
     tables["pca"] = coords.join(m.factors).reset_index(names="model")
-    backbone_test: dict[str, Any] = {}
+    backbone_test = None
     if {"backbone", "instruction"} <= set(m.factors.columns):
         not_seeds = sorted(m.factors.index[~seeded(m)])
         if not_seeds:
@@ -107,8 +108,9 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
             aggregates.loc["pooled_signal"] = variance_shares(_subset(m, signal)).aggregates.loc["pooled"]
         tables["variance_aggregates"] = aggregates.reset_index()
         backbone_test = backbone_vs_instruction(_subset(m, signal) if signal else m, n_permutations, seed)
-        if backbone_test:
-            backbone_test["biases_tested"] = len(signal) if signal else m.scores.shape[1]
+        if backbone_test is not None:
+            tested = len(signal) if signal else m.scores.shape[1]
+            backbone_test = backbone_test.model_copy(update={"biases_tested": tested})
         if references:
             tables["movement"] = movement(m, references)
         notes += estimability(m)
@@ -260,14 +262,14 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _gap_sentence(test: dict[str, Any]) -> str:
+def _gap_sentence(test: BackboneTest | None) -> str:
     """The backbone-vs-instruction result in words whose strength follows its p-value."""
-    if not test or np.isnan(test["gap"]):
+    if test is None or np.isnan(test.gap):
         return " Whether pretraining or instruction data explains more cannot be tested here."
-    gap = test["gap"]
+    gap = test.gap
     lead, other = ("pretraining", "instruction data") if gap > 0 else ("instruction data", "pretraining")
-    p = test["p_value"] if gap > 0 else test["p_instruction"]
-    numbers = f"gap {gap:+.2f} in mean share, one-sided permutation p = {p:.3f}, {test['null']}"
+    p = test.p_value if gap > 0 else test.p_instruction
+    numbers = f"gap {gap:+.2f} in mean share, one-sided permutation p = {p:.3f}, {test.null}"
     if abs(gap) < 0.005:
         text = (f" Pretraining and instruction data explain about the same share of the variance "
                 f"({numbers}).")
@@ -276,8 +278,8 @@ def _gap_sentence(test: dict[str, Any]) -> str:
     else:
         text = (f" {lead.capitalize()} explains more of the variance than {other} on average; the "
                 f"permutation test gives {strength(p)} that this exceeds chance ({numbers}).")
-    n = test["n_relabellings"]
-    if test["exact"] and 1 / n >= 0.05:
+    n = test.n_relabellings
+    if test.exact and 1 / n >= 0.05:
         text += f" With {n} relabellings no p below {1 / n:.2f} is possible."
     return text
 
@@ -297,7 +299,7 @@ def write_analysis(a: Analysis, folder: Path, cis: dict[str, pd.DataFrame] | Non
             write_csv(staging / f"{name}.csv", table)
         write_json(staging / "analysis.json", {
             "settings": a.settings, "verdict": a.verdict, "notes": a.notes,
-            "pca_explained_variance": a.pca_explained, "backbone_vs_instruction": a.backbone_test,
+            "pca_explained_variance": a.pca_explained, "backbone_vs_instruction": a.backbone_test or {},
             "tables": {k: json.loads(v.to_json(orient="records")) for k, v in a.tables.items()},
         })
         masses = position_masses(run) if run is not None else None

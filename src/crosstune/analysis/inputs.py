@@ -22,7 +22,7 @@ from crosstune.analysis.matrix import (
 )
 from crosstune.analysis.origins import PairScores, read_pair_table
 from crosstune.errors import CrosstuneError
-from crosstune.lab.run_folder import eval_folders
+from crosstune.lab.run_folder import UNTUNED, RunFolder
 from crosstune.store import BIAS_COLUMN, BIASES, CI_COLUMNS, LABELS, SCORES, SPEC
 
 
@@ -64,7 +64,7 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
     cis: dict[str, pd.DataFrame] = {}
     if len(inputs) == 1 and (inputs[0] / SPEC).exists() and labels is None and not rules:
         matrix, untuned = cross_run(inputs[0], exclude, keep_unlearned)
-        folders = eval_folders(inputs[0])
+        folders = RunFolder(inputs[0]).eval_folders()
         pairs = _pairs_of(list(matrix.scores.index), folders)
         return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs)
     missing = [str(p) for p in inputs if not p.exists()]
@@ -117,7 +117,7 @@ def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool
     if unscored:
         raise CrosstuneError(f"{run_dir}: {LABELS} lists model(s) that {SCORES} lacks: {unscored}; "
                              "rerun 'crosstune run' to finish it")
-    tuned = labels[labels.instruction != "untuned"]
+    tuned = labels[labels.instruction != UNTUNED]
     usable = tuned if keep_unlearned else tuned[tuned.learned == "True"]
     if usable.empty:
         raise CrosstuneError(f"{run_dir}: no finetuned model passed the quality check, nothing to analyse")
@@ -129,6 +129,6 @@ def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool
                             f"{unlearned}")
     if left_out:
         matrix.notes.append(f"left out, failed the quality check (did not learn): {left_out}")
-    untuned = labels[labels.instruction == "untuned"]
+    untuned = labels[labels.instruction == UNTUNED]
     matrix.notes.append(f"untuned backbones are references, not analysed: {sorted(untuned.index)}")
     return matrix, {row.backbone: scores.loc[model].rename(model) for model, row in untuned.iterrows()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,7 +13,16 @@ import pandas as pd
 
 from crosstune.choices import Impute, Orient
 from crosstune.errors import CrosstuneError
-from crosstune.store import BIAS_COLUMN, BIASES, MANIFEST, SCORE_COLUMN, kind_name
+from crosstune.lab.run_folder import eval_model_name
+from crosstune.store import (
+    BIAS_COLUMN,
+    BIASES,
+    MANIFEST,
+    SCORE_COLUMN,
+    OtherKind,
+    kind_name,
+    read_eval_manifest,
+)
 
 
 @dataclass
@@ -129,20 +137,19 @@ def read_run_folders(folders: list[Path]) -> pd.DataFrame:
     """Headline scores of `crosstune eval` run folders, one row per run (named by its model)."""
     rows = {}
     for folder in folders:
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
+        if not (folder / MANIFEST).is_file():
             raise CrosstuneError(f"{folder} is not a crosstune run folder (no {MANIFEST})")
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            kind = manifest.get("kind", "crosstune-eval")
-            if kind != "crosstune-eval":
-                raise CrosstuneError(f"{folder} is {kind_name(kind)} folder; analyze takes evaluation "
-                                     "folders ('crosstune eval') or one cross-tuning run folder")
-            model = manifest["model"]
-            name = str(model["name"]) + (f"+{Path(model['adapter']).name}" if model.get("adapter") else "")
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise CrosstuneError(f"{manifest_path} is corrupt (no model name): rerun 'crosstune eval' "
-                                 "for that folder") from None
+            manifest = read_eval_manifest(folder)
+        except OtherKind as other:
+            raise CrosstuneError(f"{folder} is {kind_name(other.kind)} folder; analyze takes evaluation "
+                                 "folders ('crosstune eval') or one cross-tuning run folder") from None
+        except CrosstuneError:
+            manifest = None  # not JSON, or not a manifest's shape
+        if manifest is None or manifest.model.name is None:
+            raise CrosstuneError(f"{folder / MANIFEST} is corrupt (no model name): rerun 'crosstune eval' "
+                                 "for that folder")
+        name = eval_model_name(manifest.model.name, manifest.model.adapter)
         if name in rows:
             raise CrosstuneError(f"model {name!r} appears in more than one run folder")
         biases = read_csv(folder / BIASES, "run results")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from crosstune.analysis.matrix import BiasMatrix
 from crosstune.analysis.permutation import null_statistics, p_values
+from crosstune.records import BackboneTest
 
 SHARES = ["backbone", "instruction", "interaction", "residual"]
 
@@ -123,16 +124,16 @@ def _main_effect_shares(x: np.ndarray, backbone: np.ndarray, instruction: np.nda
 
 
 def backbone_vs_instruction(m: BiasMatrix, n_permutations: int = 999, seed: int = 0
-                            ) -> dict[str, float | str]:
+                            ) -> BackboneTest | None:
     """Permutation test: is mean eta^2(backbone) - mean eta^2(instruction) larger than chance?
 
     The null reassigns whole (backbone, instruction) label pairs to models, keeping the design,
     so it asks whether the observed gap exceeds what unstructured labels produce. `p_value`
     tests "pretraining explains more", `p_instruction` the reverse; `null` says whether every
-    distinct reassignment was enumerated or random ones drawn. Empty with a single level.
+    distinct reassignment was enumerated or random ones drawn. None with a single level.
     """
     if m.factors["backbone"].nunique() < 2 or m.factors["instruction"].nunique() < 2:
-        return {}
+        return None
     x = m.scores.to_numpy(dtype=float)
     pairs = m.factors[["backbone", "instruction"]].to_numpy()
     cells, codes = np.unique([f"{b}\0{i}" for b, i in pairs], return_inverse=True)
@@ -146,6 +147,6 @@ def backbone_vs_instruction(m: BiasMatrix, n_permutations: int = 999, seed: int 
     null, how = null_statistics(gap, codes, n_permutations, seed, named=True)
     p_backbone = p_values(observed, null, how, np.array([True]))[0]
     p_instruction = p_values(observed, null, how, np.array([False]))[0]
-    return {"gap": float(observed[0]), "p_value": float(p_backbone),
-            "p_instruction": float(p_instruction), "null": how.describe(),
-            "n_relabellings": how.n, "exact": how.exact}
+    return BackboneTest(gap=float(observed[0]), p_value=float(p_backbone),
+                        p_instruction=float(p_instruction), null=how.describe(),
+                        n_relabellings=how.n, exact=how.exact)

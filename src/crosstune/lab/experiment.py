@@ -15,8 +15,8 @@ from crosstune.evaluate import build_pairs, evaluate_into
 from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
-from crosstune.lab.job import job_status, run_job
-from crosstune.lab.run_folder import base_folder, job_folder, model_name
+from crosstune.lab.job import run_job
+from crosstune.lab.run_folder import RunFolder, RunJob
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
 from crosstune.lab.train import StepReport, check_training
@@ -28,8 +28,6 @@ from crosstune.models.loader import check_model_spec
 from crosstune.paths import result_cache
 from crosstune.progress import Progress
 from crosstune.store import (
-    ADAPTER,
-    EVAL,
     LABELS,
     LOG,
     SCORE_COLUMN,
@@ -38,7 +36,6 @@ from crosstune.store import (
     TRANSFER_DATA,
     claim,
     read_biases,
-    read_manifest,
     slug,
     write_csv,
     write_json,
@@ -96,12 +93,13 @@ def run_experiment(checked: CheckedSpec, run_dir: Path, executor: Executor = "lo
     result_cache().close()  # a damaged cache is found now, not after training
     with also_log_to(run_dir / LOG):
         started = time.perf_counter()
-        train_all(spec, run_dir, executor, address, progress)
+        train_all(RunFolder(run_dir, spec), executor, address, progress)
         trained = time.perf_counter()
-        evaluate_all(spec, run_dir, executor, address, progress)
-        scores, _ = collect(spec, run_dir)
-        arms = write_format_only(spec, run_dir, scores)
-        transfer = write_transfer(spec, run_dir, list(scores.columns))
+        run = RunFolder(run_dir, spec)  # the job statuses as training left them, read once
+        evaluate_all(run, executor, address, progress)
+        scores, _ = collect(run)
+        arms = write_format_only(run, scores)
+        transfer = write_transfer(run, list(scores.columns))
     return RunOutcome(round(trained - started, 1), round(time.perf_counter() - trained, 1), arms,
                       transfer[1] if transfer else None)
 
@@ -163,12 +161,13 @@ def check_transfer(spec: ExperimentSpec, evaluation_pairs: list[TestPair]) -> di
 
 def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     """The job table: id, factors, and whether each job is done, failed or pending."""
+    run = RunFolder(run_dir, spec)
     rows = []
-    for job in jobs(spec):
-        status = job_status(run_dir, job)
-        rows.append({"job_id": job.job_id, "backbone": job.backbone, "dataset": job.source.label,
-                     "seed": job.seed, "data_seed": job.data_seed,
-                     "state": status.state if status else "pending"})
+    for job in run.jobs():
+        model = run.finetune(job)
+        rows.append({"job_id": job.spec.job_id, "backbone": model.backbone, "dataset": model.instruction,
+                     "seed": job.spec.seed, "data_seed": job.spec.data_seed,
+                     "state": job.status.state if job.status else "pending"})
     return pd.DataFrame(rows)
 
 
@@ -189,18 +188,17 @@ def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
         write_json(run_dir / SPEC, dump)
 
 
-def train_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",
-              address: str | None = None, progress: RunProgress | None = None) -> None:
+def train_all(run: RunFolder, executor: Executor = "local", address: str | None = None,
+              progress: RunProgress | None = None) -> None:
     """Train every job that has not finished, one task per job."""
     tasks = []
-    for job in jobs(spec):
-        if job_status(run_dir, job) is not None:
-            continue
+    for job in (j.spec for j in run.jobs() if j.status is None):
         label = f"{job.backbone} on {job.dataset}, seed {job.seed}"
         on_step = progress and (lambda step, total, loss, label=label: progress.detail(
             f"{label}: step {step}/{total}, loss {loss:.3f}"))
-        tasks.append(Task(_train_job, (job.model_dump_json(), str(run_dir.resolve())), job.threads,
+        tasks.append(Task(_train_job, (job.model_dump_json(), str(run.path.resolve())), job.threads,
                           label, {"on_step": on_step}))
+    spec = run.valid_spec()
     _run(tasks, "training", executor, address, progress, spec.resources.num_gpus, spec.resources.num_cpus)
 
 
@@ -221,51 +219,56 @@ def _train_job(job_json: str, run_dir: str, on_step: StepReport | None = None) -
     run_job(JobSpec.model_validate_json(job_json), Path(run_dir), on_step)
 
 
-def _pending_evals(spec: ExperimentSpec, run_dir: Path, backbone: str) -> list[JobSpec]:
-    return [j for j in jobs(spec) if j.backbone == backbone
-            and (status := job_status(run_dir, j)) is not None and status.state == "done"
-            and read_manifest(job_folder(run_dir, j) / EVAL) is None]
+def _pending_evals(run: RunFolder, backbone: str) -> list[RunJob]:
+    """The backbone's finished jobs whose finetune has no evaluation yet."""
+    return [j for j in run.jobs() if j.spec.backbone == backbone and j.done and not j.evaluated]
 
 
-def evaluate_all(spec: ExperimentSpec, run_dir: Path, executor: Executor = "local",
-                 address: str | None = None, progress: RunProgress | None = None) -> None:
+def evaluate_all(run: RunFolder, executor: Executor = "local", address: str | None = None,
+                 progress: RunProgress | None = None) -> None:
     """One task per backbone with work left: it loads the backbone once, evaluates it untuned,
     then switches through its finished adapters."""
-    tasks = [Task(_evaluate_backbone, (spec.model_dump_json(), str(run_dir.resolve()), b),
-                  spec.threads, f"{b} and its finetunes")
-             for b in spec.backbones
-             if _pending_evals(spec, run_dir, b) or read_manifest(base_folder(run_dir, b)) is None]
+    spec = run.valid_spec()
+    tasks = []
+    for b in spec.backbones:
+        pending = [j.spec.job_id for j in _pending_evals(run, b)]
+        if pending or not run.untuned(b).evaluated:
+            tasks.append(Task(_evaluate_backbone, (spec.model_dump_json(), str(run.path.resolve()), b,
+                                                   pending), spec.threads, f"{b} and its finetunes"))
     _run(tasks, "evaluating", executor, address, progress, spec.resources.num_gpus,
          spec.resources.num_cpus)
 
 
-def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str) -> None:
-    spec, run_dir = ExperimentSpec.model_validate_json(spec_json), Path(run_dir_text)
+def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str, job_ids: list[str]) -> None:
+    """Evaluate the backbone untuned (unless done) and the finetunes of `job_ids`, loaded once."""
+    spec = ExperimentSpec.model_validate_json(spec_json)
+    run = RunFolder(Path(run_dir_text), spec)
     config = spec.evaluation
     cache = result_cache()
     pairs = build_pairs(config)
     handle = load_model(backbone)
-    if read_manifest(base_folder(run_dir, backbone)) is None:
-        evaluate_into(base_folder(run_dir, backbone), handle, config, cache, pairs=pairs)
-    for job in _pending_evals(spec, run_dir, backbone):
-        tuned = attach_adapter(handle, job_folder(run_dir, job) / ADAPTER, name=job.job_id)
-        evaluate_into(job_folder(run_dir, job) / EVAL, tuned, config, cache, pairs=pairs)
+    base = run.untuned(backbone)
+    if not base.evaluated:
+        evaluate_into(base.eval_folder, handle, config, cache, pairs=pairs)
+    for job in (run.read_job(j) for j in jobs(spec) if j.job_id in job_ids):
+        tuned = attach_adapter(handle, job.adapter, name=job.spec.job_id)
+        evaluate_into(job.eval_folder, tuned, config, cache, pairs=pairs)
         handle = tuned
 
 
 def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     """Per backbone and dataset: the finished jobs' mean held-out loss and token accuracy on their
     own instruction data, before and after finetuning; did training change behaviour at all?"""
+    run = RunFolder(run_dir, spec)
     rows = []
-    for job in jobs(spec):
-        status = job_status(run_dir, job)
-        if status is None or status.state != "done" or not status.quality:
+    for model in run.models():
+        q = model.job.status.quality if model.job and model.job.status else None
+        if q is None:
             continue
-        q = status.quality
-        rows.append({"backbone": job.backbone, "dataset": job.source.label,
-                     "loss_before": q["heldout_loss_before"], "loss_after": q["heldout_loss_after"],
-                     "accuracy_before": q["heldout_accuracy_before"],
-                     "accuracy_after": q["heldout_accuracy_after"]})
+        rows.append({"backbone": model.backbone, "dataset": model.instruction,
+                     "loss_before": q.heldout_loss_before, "loss_after": q.heldout_loss_after,
+                     "accuracy_before": q.heldout_accuracy_before,
+                     "accuracy_after": q.heldout_accuracy_after})
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows).groupby(["backbone", "dataset"], sort=False)
@@ -274,30 +277,15 @@ def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     return out.reset_index()
 
 
-def collect(spec: ExperimentSpec, run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def collect(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores: model x bias, labels: model -> backbone, instruction, seed, learned) of all evals."""
-    scores: dict[str, pd.Series] = {}
-    labels: dict[str, dict[str, object]] = {}
-    for backbone in spec.backbones:
-        folder = base_folder(run_dir, backbone)
-        if read_manifest(folder) is not None:
-            name = model_name(None, backbone)
-            scores[name] = read_biases(folder)[SCORE_COLUMN]
-            labels[name] = {"backbone": backbone, "instruction": "untuned", "seed": "",
-                            "learned": pd.NA}
-    for job in jobs(spec):
-        status = job_status(run_dir, job)
-        folder = job_folder(run_dir, job) / EVAL
-        if status is None or status.state != "done" or read_manifest(folder) is None:
-            continue
-        name = model_name(job, job.backbone)
-        scores[name] = read_biases(folder)[SCORE_COLUMN]
-        labels[name] = {"backbone": job.backbone, "instruction": job.source.label,
-                        "seed": str(job.seed), "learned": status.learned}
+    models = [m for m in run.models() if m.evaluated]
+    scores = {m.name: read_biases(m.eval_folder)[SCORE_COLUMN] for m in models}
+    labels = {m.name: m.factors() for m in models}
     score_table = pd.DataFrame(scores).T.rename_axis("model")
     label_table = pd.DataFrame.from_dict(labels, orient="index").rename_axis("model")
     if not label_table.empty:
         label_table["learned"] = label_table["learned"].astype("boolean")
-    write_csv(run_dir / SCORES, score_table.reset_index())
-    write_csv(run_dir / LABELS, label_table.reset_index())
+    write_csv(run.path / SCORES, score_table.reset_index())
+    write_csv(run.path / LABELS, label_table.reset_index())
     return score_table, label_table

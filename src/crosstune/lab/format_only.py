@@ -8,16 +8,13 @@ a transform of the same dataset; if `empty-instructions` and `shuffled-outputs` 
 from __future__ import annotations
 
 from itertools import product
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from crosstune.lab.job import job_status
-from crosstune.lab.run_folder import model_name
+from crosstune.lab.run_folder import UNTUNED, RunFolder
 from crosstune.lab.sources import PlainSource
-from crosstune.lab.spec import ExperimentSpec, jobs
-from crosstune.store import FORMAT_ONLY, slug, write_csv
+from crosstune.store import FORMAT_ONLY, write_csv
 
 COLUMNS = ["backbone", "dataset", "arm", "models", "learned", "task_accuracy", "task_accuracy_sd",
            "bias_distance_to_original"]
@@ -41,31 +38,31 @@ def _mean_accuracy(record: dict[str, float]) -> float:
     return float(np.mean(list(record.values())))
 
 
-def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
+def format_only_table(run: RunFolder, scores: pd.DataFrame) -> pd.DataFrame:
     """One row per (backbone, dataset, arm), `untuned` included; `scores` is collect()'s table."""
+    spec = run.valid_spec()
     groups: dict[tuple[str, str, str], dict[str, list]] = {}
     untuned: dict[tuple[str, str], float] = {}
-    for job in jobs(spec):
-        status, source = job_status(run_dir, job), job.source
-        if (status is None or status.state != "done" or source not in spec.datasets
-                or not isinstance(source, PlainSource)):
+    for model in run.models():
+        job = model.job
+        source = job.spec.source if job is not None else None
+        if job is None or source not in spec.datasets or not isinstance(source, PlainSource):
             continue  # transfer arms and bias-injection datasets are not format arms
         base, arm = source.base, source.transform
-        group = groups.setdefault((job.backbone, base, arm), {"vectors": [], "accuracy": [], "learned": 0})
-        group["learned"] += status.learned
-        name = model_name(job, job.backbone)
-        if name in scores.index:
-            group["vectors"].append(scores.loc[name])
-        quality = status.quality
-        if "task_accuracy_after" in quality:
-            group["accuracy"].append(_mean_accuracy(quality["task_accuracy_after"]))
-            untuned[(job.backbone, base)] = _mean_accuracy(quality["task_accuracy_before"])
+        group = groups.setdefault((model.backbone, base, arm), {"vectors": [], "accuracy": [], "learned": 0})
+        group["learned"] += model.learned
+        if model.name in scores.index:
+            group["vectors"].append(scores.loc[model.name])
+        quality = job.status.quality if job.status else None
+        if quality is not None and quality.task_accuracy_after is not None:
+            group["accuracy"].append(_mean_accuracy(quality.task_accuracy_after))
+            untuned[(model.backbone, base)] = _mean_accuracy(quality.task_accuracy_before or {})
     rows = []
     for backbone, base in sorted({(b, d) for b, d, _ in groups}):
         originals = groups.get((backbone, base, "original"), {}).get("vectors", [])
-        name = f"{slug(backbone)}--untuned"
+        name = run.untuned(backbone).name
         base_vector = [scores.loc[name]] if name in scores.index else []
-        rows.append({"backbone": backbone, "dataset": base, "arm": "untuned", "models": 1, "learned": np.nan,
+        rows.append({"backbone": backbone, "dataset": base, "arm": UNTUNED, "models": 1, "learned": np.nan,
                      "task_accuracy": untuned.get((backbone, base), np.nan), "task_accuracy_sd": np.nan,
                      "bias_distance_to_original": mean_distance(base_vector, originals)})
         for arm in ("original", "empty-instructions", "shuffled-outputs"):
@@ -81,10 +78,10 @@ def format_only_table(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def write_format_only(spec: ExperimentSpec, run_dir: Path, scores: pd.DataFrame) -> pd.DataFrame | None:
+def write_format_only(run: RunFolder, scores: pd.DataFrame) -> pd.DataFrame | None:
     """Write RUN/format_only.csv when the spec trains any transformed dataset; else do nothing."""
-    if not any(isinstance(d, PlainSource) and d.names_a_transform for d in spec.datasets):
+    if not any(isinstance(d, PlainSource) and d.names_a_transform for d in run.valid_spec().datasets):
         return None
-    table = format_only_table(spec, run_dir, scores)
-    write_csv(run_dir / FORMAT_ONLY, table)
+    table = format_only_table(run, scores)
+    write_csv(run.path / FORMAT_ONLY, table)
     return table

@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.job import _train, job_status, run_job
+from crosstune.lab.job import _train, run_job
+from crosstune.lab.run_folder import RunFolder
 from crosstune.lab.spec import JobSpec, jobs, load_spec
 
 
@@ -35,7 +36,7 @@ def launch(spec_file: Path, job_id: str, out: Path) -> Path | None:
     """Run the job in this process; the job folder on rank 0, nothing written elsewhere."""
     job = find_job(spec_file, job_id)
     run_dir = out / load_spec(spec_file).name
-    if job_status(run_dir, job) is not None:
+    if RunFolder(run_dir).read_job(job).status is not None:
         return None
     if int(os.environ.get("RANK", "0")) == 0:
         return run_job(job, run_dir)

@@ -25,6 +25,7 @@ from crosstune.lab.train import StepReport, build_lora_model, heldout_metrics, l
 from crosstune.models import load_model
 from crosstune.models.loader import check_model_spec
 from crosstune.provenance import provenance
+from crosstune.records import Provenance
 from crosstune.store import read_json, staged, write_json
 from crosstune.suite.registry import select_biases
 from crosstune.threads import torch_threads
@@ -75,7 +76,7 @@ class PlantedRecord(BaseModel):
     final_train_loss: float
     train: dict[str, object]
     seconds: float
-    provenance: dict[str, object]
+    provenance: Provenance
 
 
 def read_planted(folder: Path) -> PlantedRecord | None:

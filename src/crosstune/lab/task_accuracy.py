@@ -21,6 +21,7 @@ from crosstune.lab.embedded_data import heldout_items
 from crosstune.lab.spec import AccuracySpec
 from crosstune.models.handle import ModelHandle
 from crosstune.paths import result_cache
+from crosstune.records import Gate, Quality
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +154,16 @@ def gate(base: dict[str, float], tuned: dict[str, float], reference: dict[str, f
             "passed": gain >= min_share * reference_gain}
 
 
-def accuracy_check(peft_model: Any, handle: ModelHandle, backbone: str, spec: AccuracySpec) -> dict[str, Any]:
+def accuracy_check(peft_model: Any, handle: ModelHandle, backbone: str, spec: AccuracySpec) -> Quality:
     """The job's accuracy record: backbone (adapter off) and finetune, plus the gate if configured."""
     with peft_model.disable_adapter():
         before = cached_accuracy(peft_model, handle, spec)
     after = task_accuracy(peft_model, handle, spec)
-    record: dict[str, Any] = {"task_accuracy_before": before, "task_accuracy_after": after}
     reference = spec.reference.get(backbone)
+    checked = None
     if reference is not None:
         ref = reference_accuracy(reference, spec)
-        record["gate"] = {"reference": reference, "reference_accuracy": ref,
-                          **gate(before, after, ref, spec.min_share)}
-    return record
+        checked = Gate(reference=reference, reference_accuracy=ref,
+                       **gate(before, after, ref, spec.min_share))
+    return Quality(task_accuracy_before=before, task_accuracy_after=after, gate=checked)
 

@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from crosstune.lab.bias_data import disjointness, training_pairs
-from crosstune.lab.job import job_status
-from crosstune.lab.run_folder import base_folder, job_folder
-from crosstune.lab.spec import ExperimentSpec, jobs
+from crosstune.lab.run_folder import RunFolder
+from crosstune.lab.spec import ExperimentSpec
 from crosstune.store import (
-    EVAL,
     TRANSFER,
     TRANSFER_COLUMNS,
     TRANSFER_RATIO,
     TRANSFER_RATIO_COLUMNS,
-    read_manifest,
     read_pair_scores,
     write_csv,
 )
@@ -54,22 +50,22 @@ def _stack(series: list[pd.Series]) -> dict[str, np.ndarray]:
     return {bias: group.to_numpy(dtype=float).T for bias, group in table.groupby(level="bias")}
 
 
-def arm_scores(spec: ExperimentSpec, run_dir: Path, backbone: str) -> ArmScores | None:
+def arm_scores(run: RunFolder, backbone: str) -> ArmScores | None:
     """The finished evaluations of one backbone's arms; None until both arms and the base have one."""
-    assert spec.transfer is not None
-    arms = spec.transfer.arms()
+    transfer = run.valid_spec().transfer
+    assert transfer is not None
+    arms = transfer.arms()
     found: dict[str, list[pd.Series]] = {"biased": [], "unbiased": []}
-    for job in jobs(spec):
-        status = job_status(run_dir, job)
-        folder = job_folder(run_dir, job) / EVAL
+    for model in run.models():
         for direction, source in arms.items():
-            if (job.backbone == backbone and job.dataset == source and status is not None
-                    and status.state == "done" and read_manifest(folder) is not None):
-                found[direction].append(read_pair_scores(folder))
-    base = base_folder(run_dir, backbone)
-    if not found["biased"] or not found["unbiased"] or read_manifest(base) is None:
+            if (model.job is not None and model.backbone == backbone and model.job.spec.dataset == source
+                    and model.evaluated):
+                found[direction].append(read_pair_scores(model.eval_folder))
+    base = run.untuned(backbone)
+    if not found["biased"] or not found["unbiased"] or not base.evaluated:
         return None
-    return ArmScores(_stack(found["biased"]), _stack(found["unbiased"]), _stack([read_pair_scores(base)]))
+    return ArmScores(_stack(found["biased"]), _stack(found["unbiased"]),
+                     _stack([read_pair_scores(base.eval_folder)]))
 
 
 def _seed_weights(n_models: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -152,15 +148,15 @@ def roles(spec: ExperimentSpec, evaluated: list[str]) -> tuple[list[str], list[s
     return train, heldout
 
 
-def write_transfer(spec: ExperimentSpec, run_dir: Path, evaluated: list[str]
-                   ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def write_transfer(run: RunFolder, evaluated: list[str]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Write RUN/transfer.csv and RUN/transfer_ratio.csv when the spec has a [transfer] section."""
+    spec = run.valid_spec()
     if spec.transfer is None:
         return None
     train, heldout = roles(spec, evaluated)
     changes, ratios = [], []
     for backbone in spec.backbones:
-        arms = arm_scores(spec, run_dir, backbone)
+        arms = arm_scores(run, backbone)
         if arms is not None:
             change, ratio = transfer_tables(bias_changes(arms), train, heldout, backbone)
             changes.append(change)
@@ -168,8 +164,8 @@ def write_transfer(spec: ExperimentSpec, run_dir: Path, evaluated: list[str]
     if not changes:
         return None
     tables = (pd.concat(changes, ignore_index=True), pd.concat(ratios, ignore_index=True))
-    write_csv(run_dir / TRANSFER, tables[0])
-    write_csv(run_dir / TRANSFER_RATIO, tables[1])
+    write_csv(run.path / TRANSFER, tables[0])
+    write_csv(run.path / TRANSFER_RATIO, tables[1])
     return tables
 
 

@@ -17,7 +17,7 @@ from crosstune.errors import CrosstuneError
 from crosstune.models import ModelHandle, load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.probes.interface import ModelRequest
-from crosstune.store import ADAPTER, SPEC, slug
+from crosstune.store import SPEC, slug
 
 MODELS_CSV = "models.csv"
 """The table of probed models (each_target's second result), in every probe folder that has one."""
@@ -68,23 +68,20 @@ def targets(request: ModelRequest) -> Iterator[tuple[Target, ModelHandle]]:
 
 
 def _run_targets(run_dir: Path, request: ModelRequest) -> Iterator[tuple[Target, ModelHandle]]:
-    from crosstune.lab.job import job_status
-    from crosstune.lab.run_folder import job_folder, model_name
-    from crosstune.lab.spec import ExperimentSpec, jobs
+    from crosstune.lab.run_folder import RunFolder
 
-    spec = ExperimentSpec.model_validate_json((run_dir / SPEC).read_text())
-    for backbone in spec.backbones:
-        base = load_model(backbone, device=request.device, dtype=request.dtype,
-                          trust_remote_code=request.trust_remote_code)
-        yield Target(model_name(None, backbone), backbone, "untuned"), base
-        handle = base
-        for job in jobs(spec):
-            status = job_status(run_dir, job)
-            if job.backbone != backbone or status is None or status.state != "done":
-                continue
-            handle = attach_adapter(handle, job_folder(run_dir, job) / ADAPTER, name=job.job_id)
-            yield Target(model_name(job, backbone), backbone, job.dataset, str(job.seed),
-                         str(status.learned)), handle
+    run = RunFolder(run_dir)
+    models = run.models()
+    for backbone in run.valid_spec().backbones:
+        handle = load_model(backbone, device=request.device, dtype=request.dtype,
+                            trust_remote_code=request.trust_remote_code)
+        for model in (m for m in models if m.backbone == backbone):
+            if model.job is not None:
+                handle = attach_adapter(handle, model.job.adapter, name=model.job.spec.job_id)
+                yield Target(model.name, backbone, model.job.spec.dataset, model.seed,
+                             str(model.learned)), handle
+            else:
+                yield Target(model.name, backbone, model.instruction), handle
 
 
 def each_target(request: ModelRequest, probe: Callable[[ModelHandle], dict[str, pd.DataFrame]]

@@ -10,29 +10,18 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
-from crosstune.analysis.matrix import read_csv
 from crosstune.errors import CrosstuneError
-from crosstune.lab.sources import short_label
+from crosstune.lab.run_folder import FACTORS, UNTUNED, RunFolder, RunModel
 from crosstune.report import section_plots
 from crosstune.store import (
-    BASES,
-    EVAL,
     FORMAT_ONLY,
-    JOB,
-    JOBS,
-    LABELS,
     POSITION_COLUMNS,
     POSITIONS,
     TRANSFER,
     TRANSFER_COLUMNS,
     TRANSFER_RATIO,
     TRANSFER_RATIO_COLUMNS,
-    read_json,
-    slug,
 )
-
-FACTORS = ["backbone", "instruction", "seed", "learned"]
-UNTUNED = "untuned"
 
 
 @dataclass(frozen=True, eq=False)  # holds frames: compared by identity
@@ -63,43 +52,25 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
-def _labels(run: Path) -> pd.DataFrame | None:
-    path = run / LABELS
-    if not path.is_file():
-        return None
-    labels = read_csv(path, "run labels", index_col=0, dtype=str, keep_default_na=False)
-    return labels if set(FACTORS) <= set(labels.columns) else None
-
-
 def eval_folders(run: Path) -> dict[str, Path]:
     """Model name (labels.csv) -> its evaluation folder, matched on backbone, dataset and seed."""
-    labels = _labels(run)
-    if labels is None:
-        return {}
-    jobs: dict[tuple[str, str, str], Path] = {}
-    for job_file in sorted((run / JOBS).glob(f"*/{JOB}")):
-        job = read_json(job_file)
-        if isinstance(job, dict):
-            dataset = short_label(str(job.get("dataset")))  # labels.csv shows transfer arms short
-            jobs[(str(job.get("backbone")), dataset, str(job.get("seed")))] = \
-                job_file.parent / EVAL
-    folders = {}
-    for model, row in labels.iterrows():
-        if row.instruction == UNTUNED:
-            folders[str(model)] = run / BASES / slug(row.backbone)
-        elif (row.backbone, row.instruction, row.seed) in jobs:
-            folders[str(model)] = jobs[(row.backbone, row.instruction, row.seed)]
-    return folders
+    return {model.name: model.eval_folder for model in RunFolder(run).collected()}
+
+
+def _factors(model: RunModel) -> dict[str, str]:
+    """The model's labels as labels.csv writes them (an untuned backbone's `learned` empty)."""
+    learned = "" if model.learned is None else str(model.learned)
+    return {"backbone": model.backbone, "instruction": model.instruction, "seed": model.seed,
+            "learned": learned}
 
 
 def position_masses(run: Path) -> pd.DataFrame | None:
     """Every model's positions.csv, stacked with its factors; None when no model has one."""
-    labels = _labels(run)
     frames = []
-    for model, folder in eval_folders(run).items():
-        masses = _read(folder / POSITIONS, POSITION_COLUMNS)
+    for model in RunFolder(run).collected():
+        masses = _read(model.eval_folder / POSITIONS, POSITION_COLUMNS)
         if masses is not None:
-            frames.append(masses.assign(model=model, **labels.loc[model, FACTORS].to_dict()))
+            frames.append(masses.assign(model=model.name, **_factors(model)))
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
