@@ -19,8 +19,8 @@ import pandas as pd
 from transformers import TrainerCallback
 
 from crosstune.evaluate import EvalConfig, evaluate
-from crosstune.lab.bias_data import BiasSource
 from crosstune.lab.datasets import load_examples, split
+from crosstune.lab.sources import BiasSource, parse_mix
 from crosstune.lab.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.train import build_lora_model, heldout_metrics, train_lora
 from crosstune.lab.transfer import ArmScores, bias_changes
@@ -43,7 +43,7 @@ class SaveAt(TrainerCallback):
 
 def train_arm(args: argparse.Namespace, direction: str, steps: list[int], out: Path) -> dict:
     source = BiasSource(tuple(args.biases), direction, args.train_pairs, 0,  # type: ignore[arg-type]
-                        args.mix, args.mix_ratio).text()
+                        parse_mix(args.mix, "--mix"), args.mix_ratio).text()
     job = JobSpec(backbone=args.backbone, dataset=source, seed=args.seed, data_seed=args.seed,
                   threads=args.threads, lora=LoraSpec(rank=args.rank, alpha=2.0 * args.rank),
                   training=TrainingSpec(max_steps=max(steps), learning_rate=args.lr,
@@ -54,7 +54,7 @@ def train_arm(args: argparse.Namespace, direction: str, steps: list[int], out: P
     if all((folder / f"step-{s}").exists() for s in steps):
         return {}
     handle = load_model(job.backbone, dtype="float32")
-    train, heldout = split(load_examples(source), job.quality.heldout)
+    train, heldout = split(load_examples(job.source), job.quality.heldout)
     model = build_lora_model(handle, job)
     started = time.perf_counter()
     outcome = train_lora(model, handle, job, train, folder / "trainer", callbacks=[SaveAt(steps, folder)])
