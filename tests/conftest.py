@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,29 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CROSSTUNE_HOME", str(home))
     return home
 
+
+
+@pytest.fixture
+def cli_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """`crosstune ARGS` through its own entry point, in this process, from folder `cwd`: returns
+    (exit code, stderr). A Python start per bad-input case would be most of the suite's time; an
+    exception that escapes the entry point fails the test, as its traceback would in a terminal."""
+    from crosstune.cli import main
+
+    def run(args: list[str], cwd: Path) -> tuple[int | str | None, str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["crosstune", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stopped:
+            main()
+        return stopped.value.code, capsys.readouterr().err
+
+    return run
+
+
+def assert_one_clear_line(code: int | str | None, stderr: str, fragment: str) -> None:
+    """The bad-input standard: exit 2 and one line on stderr that names the problem."""
+    assert code == 2, stderr
+    assert fragment in stderr, stderr
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_clear_line
 
 Setup = Callable[[Path, Path], list[str]]  # (scratch folder, tiny model folder) -> CLI arguments
 
@@ -276,27 +277,13 @@ CASES: dict[str, tuple[Setup, str]] = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_clear_line_and_exit_2(case, tmp_path, saved_tiny_model, capsys, monkeypatch):
-    """In-process through the command's own entry point (as test_bad_input_probes.py does):
-    a Python start per row would be most of the suite's time. An exception that escapes the
-    entry point fails the row, as its traceback would in a terminal."""
-    from crosstune.cli import main
-
+def test_bad_input_is_one_clear_line_and_exit_2(case, tmp_path, saved_tiny_model, cli_in_process):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     setup, fragment = CASES[case]
     args = setup(scratch, saved_tiny_model)
     before = snapshot(scratch)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["crosstune", *args])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as stopped:
-        main()
-    out, err = capsys.readouterr()
-    assert stopped.value.code == 2, (out, err)
-    assert fragment in err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
+    assert_one_clear_line(*cli_in_process(args, tmp_path), fragment)
     assert snapshot(scratch) == before
 
 

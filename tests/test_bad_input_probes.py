@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_clear_line
 
 Setup = Callable[[Path, Path], list[str]]  # (scratch folder, tiny model folder) -> CLI arguments
 
@@ -217,24 +218,13 @@ CASES: dict[str, tuple[Setup, str]] = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_probe_input_is_one_clear_line_and_exit_2(case, tmp_path, saved_tiny_model, isolated_home,
-                                                     capsys, monkeypatch):
-    from crosstune.cli import main
-
+                                                     cli_in_process):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     setup, fragment = CASES[case]
     args = setup(scratch, saved_tiny_model)
     before = snapshot(scratch)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["crosstune", *args])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as stopped:
-        main()
-    stderr = capsys.readouterr().err
-    assert stopped.value.code == 2, stderr
-    assert fragment in stderr, stderr
-    assert "Traceback" not in stderr
-    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert_one_clear_line(*cli_in_process(args, tmp_path), fragment)
     assert snapshot(scratch) == before
     assert not (tmp_path / "runs").exists() or case.endswith("--adapter")
 
