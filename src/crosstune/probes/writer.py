@@ -16,7 +16,7 @@ def manifest(kind: str, request: ModelRequest, config: dict[str, Any], result: P
     return {"kind": kind, **({"identity": identity} if identity is not None else {}),
             "request": request.describe(), "config": config, **result.facts, "notes": result.notes,
             "timing_s": result.timing_s, "files": sorted([*result.tables, REPORT]),
-            "provenance": provenance()}
+            "provenance": provenance().model_dump(mode="json")}
 
 
 def write_probe_folder(folder: Path, result: ProbeResult, page: str) -> None:
