@@ -124,12 +124,13 @@ def test_every_page_crosstune_writes_escapes_markup_in_every_user_string(tmp_pat
 
 
 def test_markup_and_control_codes_reach_the_terminal_as_text(tmp_path, capsys, monkeypatch, isolated_home):
-    from crosstune.cli import main
+    from crosstune.cli import console, main
 
     paths, lexicon, labels = _values_inputs(tmp_path)
     args = ["probe", "values", *(a for p in paths for a in ("--rewards", str(p))), "--lexicon", str(lexicon),
             "--labels", str(labels), "--permutations", "19", "--out", str(tmp_path / "out")]
     monkeypatch.setattr(sys, "argv", ["crosstune", *args])
+    monkeypatch.setattr(console, "width", 250)  # wide enough that no name is abbreviated
     with pytest.raises(SystemExit) as stopped:
         main()
     out = capsys.readouterr().out
