@@ -327,6 +327,29 @@ def test_ctrl_c_during_eval_exits_130_and_writes_no_half_folder(tmp_path, saved_
     assert not out.exists()
 
 
+def test_a_ctrl_c_landing_in_a_finaliser_is_not_lost_but_raised_at_the_next_progress_step():
+    """CI once saw Ctrl-C land in a tokenizer's `__del__`, where Python ignores exceptions: the
+    eval ran on. The latch keeps the interrupt and the next unit of progress raises it."""
+    from crosstune.progress import InterruptLatch, LogProgress
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the handler runs at the interpreter's next check
+                pass
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        InterruptLatch.install()
+        Finalised()
+        assert InterruptLatch.requested
+        with pytest.raises(KeyboardInterrupt):
+            LogProgress().advance(1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        InterruptLatch.requested = False
+
+
 def test_a_kill_while_writing_leaves_the_old_folder_whole(tmp_path, causal_handle, monkeypatch):
     import crosstune.store as store
     from crosstune.evaluate import EvalConfig, evaluate_into

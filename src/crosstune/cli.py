@@ -28,6 +28,7 @@ from crosstune.choices import Executor, FormatChoice, Impute, Method, MetricName
 from crosstune.cli_options import ManyValues, deprecations, files, one_model
 from crosstune.errors import CrosstuneError, printable, terminal, validated
 from crosstune.logs import configure as configure_logging
+from crosstune.progress import InterruptLatch
 from crosstune.records import EvalTiming, PositionPreference
 from crosstune.store import LOG as LOG_NAME
 
@@ -152,11 +153,13 @@ class _RichProgress:
         self.task: TaskID | None = None
 
     def stage(self, text: str, total: int | None = None) -> None:
+        InterruptLatch.check()
         if self.task is not None:
             self.bar.update(self.task, completed=self.bar.tasks[self.task].total or 0)
         self.task = self.bar.add_task(terminal(text), total=total, status="")
 
     def advance(self, done: int) -> None:
+        InterruptLatch.check()
         if self.task is not None:
             self.bar.advance(self.task, done)
 
@@ -619,6 +622,7 @@ def main() -> None:
     from crosstune.paths import home
 
     try:
+        InterruptLatch.install()
         configure_logging(home() / LOG_NAME)
         code = app(standalone_mode=False)
     except CrosstuneError as err:
