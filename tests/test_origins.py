@@ -69,6 +69,7 @@ def test_verdict_counts_only_signal_biases_and_names_no_dominant_factor_without_
     assert "0 of 6 biases carry a signal" in result.verdict
     assert "no factor is called dominant" in result.verdict
     assert "Pooled over" not in result.verdict
+    assert "explains more" not in result.verdict  # no leader named on noise-level shares
     planted, pairs = simulate_pairs({"x": PlantedBias(backbone=0.3), "y": PlantedBias(instruction=0.3),
                                      **{f"q{j}": PlantedBias(noise_sd=0.01) for j in range(4)}})
     result = analyze(planted, n_permutations=19, pairs=pairs)

@@ -200,9 +200,9 @@ def verdict(a: Analysis) -> str:
             text += _shares_sentence(aggregates.loc["pooled_signal"], f"the {n} biases with a signal")
             text += _gap_sentence(a.backbone_test)
         else:
-            text += (" No bias carries a signal, so no factor is called dominant (shares over all "
-                     "biases are in variance.csv).")
-            text += _gap_sentence(a.backbone_test)
+            text += (" No bias carries a signal, so no factor is called dominant: the shares over "
+                     "all biases (variance.csv) divide differences within noise"
+                     f"{_noise_gap(a.backbone_test)}.")
     if "reference_agreement" in a.tables and not a.tables["reference_agreement"].empty:
         share = a.tables["reference_agreement"].share_preserved.mean()
         text += (f" The seeds' majority keeps the reference model's direction on {share:.0%} of "
@@ -260,6 +260,15 @@ def _shares_sentence(pooled: pd.Series, over: str = "biases") -> str:
 
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _noise_gap(test: BackboneTest | None) -> str:
+    """The backbone-vs-instruction test over noise-level shares: its p-value, and no leader named."""
+    if test is None or np.isnan(test.gap):
+        return ""
+    p = min(1.0, 2 * min(test.p_value, test.p_instruction))
+    return (f" (pretraining against instruction data: gap {test.gap:+.2f} in mean share, "
+            f"two-sided permutation p = {p:.3f})")
 
 
 def _gap_sentence(test: BackboneTest | None) -> str:
