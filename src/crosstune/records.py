@@ -100,6 +100,19 @@ class Quality(BaseModel):
         return self.gate is None or self.gate.passed
 
 
+class TrainingSetup(BaseModel):
+    """How a job was trained: precision, devices, batch and accumulation, what truncation cut."""
+
+    precision: str
+    devices: int
+    per_device_batch: int
+    accumulation: int
+    effective_batch: int
+    gradient_checkpointing: bool
+    deepspeed: str | None
+    answers_cut_by_max_length: int
+
+
 class JobStatus(BaseModel):
     """How a job ended: `done` (with its quality check) or `failed` (with the reason)."""
 

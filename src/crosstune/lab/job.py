@@ -64,5 +64,5 @@ def _train(job: JobSpec, staging: Path, on_step: StepReport | None) -> JobStatus
     learned = after["loss"] <= before["loss"] - job.quality.min_loss_drop and quality.passed_gate
     return base.model_copy(update={
         "state": "done", "learned": learned, "quality": quality,
-        "train": {"steps": outcome.steps, "final_loss": outcome.final_loss, **outcome.setup,
+        "train": {"steps": outcome.steps, "final_loss": outcome.final_loss, **outcome.setup.model_dump(),
                   "seconds": round(time.perf_counter() - started, 1)}})

@@ -117,10 +117,10 @@ def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path
             spec=spec, base=spec.base, base_fingerprint=handle.fingerprint,
             prompt_format=handle.prompt_format, planted=job.dataset,
             dose={"steps": outcome.steps, "examples": len(train),
-                  "examples_seen": outcome.steps * outcome.setup["effective_batch"],
+                  "examples_seen": outcome.steps * outcome.setup.effective_batch,
                   "learning_rate": spec.training.learning_rate, "lora_rank": spec.lora.rank},
             heldout_loss_before=before["loss"], heldout_loss_after=after["loss"],
-            final_train_loss=outcome.final_loss, train=outcome.setup,
+            final_train_loss=outcome.final_loss, train=outcome.setup.model_dump(),
             seconds=round(time.perf_counter() - started, 1), provenance=provenance())
         write_json(staging / PLANTED, record.model_dump(mode="json"))
     return out

@@ -15,6 +15,7 @@ from crosstune.errors import CrosstuneError
 from crosstune.lab.datasets import Example
 from crosstune.lab.spec import JobSpec, TrainingSpec
 from crosstune.models.handle import ModelHandle
+from crosstune.records import TrainingSetup
 
 _AUTO_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
                  "q", "k", "v", "o", "wi", "wo", "wi_0", "wi_1", "c_attn", "c_proj", "c_fc")
@@ -29,8 +30,7 @@ class TrainOutcome:
     steps: int
     final_loss: float
     log: list[dict[str, float]]
-    setup: dict[str, Any]
-    """How it was trained: precision, per-device batch, accumulation, devices."""
+    setup: TrainingSetup
 
 
 @dataclass(frozen=True)
@@ -231,11 +231,12 @@ def train_lora(model: Any, handle: ModelHandle, job: JobSpec, train: list[Exampl
     final = history[-1]["loss"] if history else float("nan")
     if not math.isfinite(final):
         raise NanLossError(f"training loss became {final} at step {history[-1]['step'] if history else 0}")
-    setup = {"precision": resolve_precision(t.precision, devices), "devices": devices.replicas,
-             "per_device_batch": t.batch_size, "accumulation": kwargs["gradient_accumulation_steps"],
-             "effective_batch": t.batch_size * kwargs["gradient_accumulation_steps"] * devices.replicas,
-             "gradient_checkpointing": t.gradient_checkpointing, "deepspeed": t.deepspeed,
-             "answers_cut_by_max_length": cut}
+    accumulation = kwargs["gradient_accumulation_steps"]
+    setup = TrainingSetup(precision=resolve_precision(t.precision, devices), devices=devices.replicas,
+                          per_device_batch=t.batch_size, accumulation=accumulation,
+                          effective_batch=t.batch_size * accumulation * devices.replicas,
+                          gradient_checkpointing=t.gradient_checkpointing, deepspeed=t.deepspeed,
+                          answers_cut_by_max_length=cut)
     return TrainOutcome(len(history), final, history, setup)
 
 
