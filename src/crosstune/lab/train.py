@@ -172,6 +172,17 @@ def answers_cut(encoded: list[dict[str, list[int]]], handle: ModelHandle,
     return len(lost)
 
 
+def check_lengths(handle: ModelHandle, training_sets: dict[str, list[Example]], max_length: int) -> None:
+    """Training's truncation check on every training set, with only the backbone's tokenizer: a
+    run refuses it before it writes anything, and --dry-run alike."""
+    for dataset, examples in training_sets.items():
+        try:
+            answers_cut([encode_example(handle, e, max_length) for e in examples], handle, examples,
+                        max_length)
+        except CrosstuneError as err:
+            raise CrosstuneError(f"{dataset} on {handle.name}: {err}") from None
+
+
 def build_lora_model(handle: ModelHandle, job: JobSpec) -> Any:
     """Seed first, then build LoRA layers: the seed alone decides the adapter's init."""
     from peft import LoraConfig, TaskType, get_peft_model
