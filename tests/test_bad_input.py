@@ -278,6 +278,9 @@ CASES: dict[str, tuple[Setup, str]] = {
         lambda t, m: ["run", str(_spec(t, m, datasets='["bias:anchoring?direction=biased&mix=embedded:'
                                                       'flan-style&ratio=0.9999999"]')), "--dry-run"],
         "training examples; at most 1,000,000"),
+    "plant absurd --pairs and --mix-ratio": (
+        lambda t, m: ["plant", "--model", str(m), "--bias", "anchoring", "--pairs", "5000",
+                      "--mix-ratio", "0.99", "--out", str(t / "planted")], "--pairs and --mix-ratio"),
     "spec examples longer than max_length (dry run)": (
         lambda t, m: ["run", str(_spec(t, m, **{"[training]": "max_length = 8"})), "--dry-run"],
         "longer than training.max_length = 8"),
@@ -435,7 +438,8 @@ def test_validate_json_into_a_read_only_folder_is_refused_before_the_table(tmp_p
 
 def test_report_impute_reaches_a_run_folder(tmp_path, cli_in_process):
     run_dir = _cross_run(tmp_path)
-    code, stderr = cli_in_process(["report", str(run_dir), "--impute", "drop", "--permutations", "19"], tmp_path)
+    code, stderr = cli_in_process(["report", str(run_dir), "--impute", "drop", "--permutations", "19"],
+                                  tmp_path)
     assert code == 0, stderr
     notes = json.loads((run_dir / "analysis" / "analysis.json").read_text())["notes"]
     assert any("dropped biases with missing scores: ['bias_00']" in n for n in notes)
