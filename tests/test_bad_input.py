@@ -87,6 +87,25 @@ def _analyze_into_run(tmp: Path) -> list[str]:
             "--out", str(run_dir)]
 
 
+def _cross_run(tmp: Path) -> Path:
+    """A finished `crosstune run` folder (spec, scores, labels with untuned references) missing one score."""
+    import pandas as pd
+
+    from crosstune.analysis.simulate import simulate
+
+    m = simulate(n_biases=4, seed=1)
+    run_dir = tmp / "runs" / "t"
+    run_dir.mkdir(parents=True)
+    (run_dir / "spec.json").write_text("{}")
+    untuned = pd.DataFrame({"backbone": ["b0", "b1"], "instruction": "untuned", "seed": "", "learned": ""},
+                           index=["b0--untuned", "b1--untuned"])
+    scores = pd.concat([m.scores, pd.DataFrame(0.0, index=untuned.index, columns=m.scores.columns)])
+    scores.iloc[0, 0] = float("nan")
+    scores.rename_axis("model").to_csv(run_dir / "scores.csv")
+    pd.concat([m.factors.assign(learned="True"), untuned]).rename_axis("model").to_csv(run_dir / "labels.csv")
+    return run_dir
+
+
 def _status_file(tmp: Path, model: Path, text: str) -> list[str]:
     from crosstune.lab.spec import jobs, load_spec
 
@@ -252,6 +271,22 @@ CASES: dict[str, tuple[Setup, str]] = {
         lambda t, m: ["run", str(_spec(t, m, **{
             "[transfer]": 'train_biases = ["anchoring"]\nmix_ratio = 0.9999999'})), "--dry-run"],
         "training examples per arm"),
+    "spec bias: source with absurd pairs": (
+        lambda t, m: ["run", str(_spec(t, m, datasets='["bias:anchoring?direction=biased&pairs=30000000"]')),
+                      "--dry-run"], "120,000,000 training examples; at most 1,000,000"),
+    "spec bias: source with an absurd mix ratio": (
+        lambda t, m: ["run", str(_spec(t, m, datasets='["bias:anchoring?direction=biased&mix=embedded:'
+                                                      'flan-style&ratio=0.9999999"]')), "--dry-run"],
+        "training examples; at most 1,000,000"),
+    "plant absurd --pairs and --mix-ratio": (
+        lambda t, m: ["plant", "--model", str(m), "--bias", "anchoring", "--pairs", "5000",
+                      "--mix-ratio", "0.99", "--out", str(t / "planted")], "--pairs and --mix-ratio"),
+    "spec examples longer than max_length (dry run)": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[training]": "max_length = 8"})), "--dry-run"],
+        "longer than training.max_length = 8"),
+    "spec examples longer than max_length (real run writes nothing)": (
+        lambda t, m: ["run", str(_spec(t, m, **{"[training]": "max_length = 8"})), "--out", str(t / "runs")],
+        "longer than training.max_length = 8"),
     # analyze on folders of another kind says which kind
     "analyze a calibration folder": (
         lambda t, m: ["analyze", str(_file(t, "manifest.json", b'{"kind": "crosstune-calibration"}').parent),
@@ -273,6 +308,11 @@ CASES: dict[str, tuple[Setup, str]] = {
         lambda t, m: ["report", str(_file(t, "spec.json", b"{}").parent), "--permutations", "-1"],
         "--permutations"),
     "report on a non-run folder": (lambda t, m: ["report", str(t)], "not a crosstune run folder"),
+    "analyze a cross-tuning run folder with --rule": (
+        lambda t, m: ["analyze", str(_cross_run(t)), "--rule", "backbone=^(b\\d)", "--out", str(t / "a")],
+        "is a cross-tuning run folder: its models are labelled by its own labels.csv"),
+    "report a run folder with missing scores, no --impute": (
+        lambda t, m: ["report", str(_cross_run(t)), "--permutations", "19"], "choose --impute drop"),
 }
 
 
@@ -394,6 +434,15 @@ def test_validate_json_into_a_read_only_folder_is_refused_before_the_table(tmp_p
     result = run(["biases", "validate", "--biases", "anchoring", "--json", str(folder / "v.json")], tmp_path)
     assert result.returncode == 2 and "cannot write there" in result.stderr
     assert "known-answer" not in result.stdout
+
+
+def test_report_impute_reaches_a_run_folder(tmp_path, cli_in_process):
+    run_dir = _cross_run(tmp_path)
+    code, stderr = cli_in_process(["report", str(run_dir), "--impute", "drop", "--permutations", "19"],
+                                  tmp_path)
+    assert code == 0, stderr
+    notes = json.loads((run_dir / "analysis" / "analysis.json").read_text())["notes"]
+    assert any("dropped biases with missing scores: ['bias_00']" in n for n in notes)
 
 
 def test_report_offers_the_impute_its_messages_name():

@@ -109,6 +109,13 @@ CASES: dict[str, tuple[Setup, str]] = {
                                   "--bootstrap"),
     "calibration --bootstrap negative": (
         lambda t, m: ["probe", "calibration", str(m), "--bootstrap", "-5"], "--bootstrap"),
+    "calibration --bootstrap absurd": (
+        lambda t, m: ["probe", "calibration", str(m), "--bootstrap", "2000000000"], "--bootstrap"),
+    "calibration --bootstrap too many for the questions": (
+        lambda t, m: ["probe", "calibration", str(m), "--bootstrap", "100000", "--questions", "1000",
+                      "--out", str(t / "out")], "use --bootstrap 50,000 or fewer"),
+    "calibration --bins absurd": (
+        lambda t, m: ["probe", "calibration", str(m), "--bins", "2000000000"], "--bins"),
     "calibration --format fancy": (lambda t, m: ["probe", "calibration", str(m), "--format", "fancy"],
                                    "--format must be"),
     "calibration run folder with --adapter": (
@@ -136,6 +143,8 @@ CASES: dict[str, tuple[Setup, str]] = {
                                    "--questions"),
     "faithfulness --bootstrap 0": (lambda t, m: ["probe", "faithfulness", str(m), "--bootstrap", "0"],
                                    "--bootstrap"),
+    "faithfulness --bootstrap absurd": (
+        lambda t, m: ["probe", "faithfulness", str(m), "--bootstrap", "2000000000"], "--bootstrap"),
     "faithfulness unknown test": (lambda t, m: ["probe", "faithfulness", str(m), "--tests", "vibes"],
                                   "--tests"),
     "faithfulness --format fancy": (lambda t, m: ["probe", "faithfulness", str(m), "--format", "fancy"],
@@ -201,6 +210,9 @@ CASES: dict[str, tuple[Setup, str]] = {
     "prompt file header only": (
         lambda t, m: _values("--model", str(m), "--prompt-file", _rewards(t, "key,text\n", "p.csv"))(t, m),
         "header but no data rows"),
+    "values --rule giving an empty family": (
+        lambda t, m: _values("--rewards", _rewards(t, GOOD_REWARDS), _rewards(t, GOOD_REWARDS, "rm2.csv"),
+                             "--rule", "family=^(x?)")(t, m), "empty family label"),
     "values --top 0": (lambda t, m: ["probe", "values", "--model", str(m), "--top", "0"], "--top"),
     "values --permutations 0": (lambda t, m: ["probe", "values", "--model", str(m), "--permutations", "0"],
                                 "--permutations"),

@@ -121,6 +121,9 @@ def test_every_page_crosstune_writes_escapes_markup_in_every_user_string(tmp_pat
     assert "&lt;i&gt;agency&lt;/i&gt;" in pages["values"]  # a lexicon category
     assert "&lt;b&gt;fam0&lt;/b&gt;" in pages["values"]  # a family from the labels file
     assert "in&lt;img src=x onerror=alert(1)&gt;" in pages["values"]  # the lexicon's folder
+    for name, html in pages.items():  # a control code is shown as the terminal shows it, not written raw
+        assert "\x1b" not in html, name
+    assert "communion\\x1b[31m[red]" in pages["values"]  # the lexicon category's colour code
 
 
 def test_markup_and_control_codes_reach_the_terminal_as_text(tmp_path, capsys, monkeypatch, isolated_home):

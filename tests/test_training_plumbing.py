@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
+import torch
 from pydantic import ValidationError
 from transformers import TrainingArguments
 from typer.testing import CliRunner
@@ -56,6 +57,11 @@ def test_precision_reaches_the_trainer_flags_and_the_load_dtype(tmp_path, device
     assert (kwargs["bf16"], kwargs["fp16"]) == flags
     assert kwargs["use_cpu"] is (not devices.cuda)
     assert load_options(job, devices)["dtype"] == dtype
+
+
+def test_bf16_on_cpu_is_autocast_over_an_fp32_base():
+    assert load_options(job_with(precision="bf16"), CPU)["dtype"] == "float32"
+    assert load_options(job_with(precision="bf16"), A100)["dtype"] == "bfloat16"
 
 
 @pytest.mark.parametrize("devices, accumulation", [(Devices(True, True, world_size=1, gpus=1), 16),
@@ -185,3 +191,19 @@ def test_examples_whose_answer_truncation_cuts_away_are_refused_before_training(
     message = r"8 of 8 training examples .* training.max_length = 16 .* at least \d+"
     with pytest.raises(CrosstuneError, match=message):
         train_lora(build_lora_model(causal_handle, job), causal_handle, job, examples, tmp_path / "t")
+
+
+def test_a_bf16_trained_model_is_measured_in_fp32_afterwards(causal_handle, tmp_path):
+    """accelerate wraps the forward in autocast for bf16 and the Trainer leaves it on; the held-out
+    loss after training (and task accuracy, and a planted model's numbers) must not run in bf16."""
+    from crosstune.lab.datasets import load_examples
+    from crosstune.lab.train import build_lora_model, heldout_metrics, train_lora
+
+    job = job_with(backbone="tiny", precision="bf16", max_steps=1, max_length=256)
+    examples = load_examples("embedded:flan-style")[:8]
+    model = build_lora_model(causal_handle, job)
+    train_lora(model, causal_handle, job, examples, tmp_path / "t")
+    assert "_original_forward" not in vars(model) and not hasattr(model.forward, "__wrapped__")
+    logits = model(**causal_handle.tokenizer(["a b c"], return_tensors="pt")).logits
+    assert logits.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+    assert heldout_metrics(model, causal_handle, examples[:2], 256)["loss"] > 0

@@ -18,6 +18,16 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def page_text(value: object) -> object:
+    """A page template's value with control characters shown as the terminal shows them (`\\xNN`):
+    jinja's `finalize` for every page; escaped HTML (a table) stays escaped."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return Markup(printable(str(value)))
+    return printable(value) if isinstance(value, str) else value
+
+
 def terminal(text: object) -> str:
     """A user's string ready for rich: control characters shown, markup escaped."""
     from rich.markup import escape

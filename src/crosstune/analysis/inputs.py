@@ -62,8 +62,13 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
 
     `keep_unlearned`: a run folder's finetunes that failed the quality check are analysed too."""
     cis: dict[str, pd.DataFrame] = {}
-    if len(inputs) == 1 and (inputs[0] / SPEC).exists() and labels is None and not rules:
-        matrix, untuned = cross_run(inputs[0], exclude, keep_unlearned)
+    runs = [p for p in inputs if (p / SPEC).exists()]
+    if runs and (labels is not None or rules or len(inputs) > 1):
+        raise CrosstuneError(f"{runs[0]} is a cross-tuning run folder: its models are labelled by its own "
+                             f"{LABELS}, so it is analysed alone and without --labels or --rule; to label "
+                             f"its models yourself, give {runs[0] / SCORES} instead")
+    if runs:
+        matrix, untuned = cross_run(inputs[0], exclude, keep_unlearned, impute)
         folders = RunFolder(inputs[0]).eval_folders()
         pairs = _pairs_of(list(matrix.scores.index), folders)
         return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs)
@@ -98,8 +103,8 @@ def _pairs_of(models: list[str], folders: dict[str, Path]) -> PairScores | None:
     return read_pair_table({m: folders[m] for m in models})
 
 
-def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool = False
-              ) -> tuple[BiasMatrix, dict[str, pd.Series]]:
+def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool = False,
+              impute: Impute = "none") -> tuple[BiasMatrix, dict[str, pd.Series]]:
     """The finetuned models of a `crosstune run` folder that passed the quality check (all of
     them with `keep_unlearned`), and each backbone's untuned scores as its reference.
     """
@@ -121,7 +126,7 @@ def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool
     usable = tuned if keep_unlearned else tuned[tuned.learned == "True"]
     if usable.empty:
         raise CrosstuneError(f"{run_dir}: no finetuned model passed the quality check, nothing to analyse")
-    matrix = assemble(scores.loc[usable.index], usable[["backbone", "instruction", "seed"]])
+    matrix = assemble(scores.loc[usable.index], usable[["backbone", "instruction", "seed"]], impute)
     left_out = sorted(set(tuned.index) - set(usable.index))
     unlearned = sorted(tuned.index[tuned.learned != "True"])
     if keep_unlearned and unlearned:

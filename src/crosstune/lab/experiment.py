@@ -19,12 +19,13 @@ from crosstune.lab.job import run_job
 from crosstune.lab.run_folder import RunFolder, RunJob
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
-from crosstune.lab.train import StepReport, check_training
+from crosstune.lab.train import StepReport, check_lengths, check_training
 from crosstune.lab.transfer import training_disjointness, write_transfer
 from crosstune.logs import also_log_to
 from crosstune.models import load_model
 from crosstune.models.adapters import attach_adapter
-from crosstune.models.loader import check_model_spec
+from crosstune.models.embedded import EMBEDDED
+from crosstune.models.loader import check_model_spec, load_tokenizer
 from crosstune.paths import result_cache
 from crosstune.progress import Progress
 from crosstune.store import (
@@ -131,9 +132,11 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True, on_this_machine: bool =
     overlap = check_transfer(spec, evaluation_pairs) if spec.transfer is not None else None
     for backbone in spec.backbones:
         check_model_spec(backbone)
-    for dataset in spec.all_datasets:
-        if fetch or not dataset.on_the_hub:
-            split(load_examples(dataset), spec.quality.heldout)
+    training_sets = {dataset.text(): split(load_examples(dataset), spec.quality.heldout)[0]
+                     for dataset in spec.all_datasets if fetch or not dataset.on_the_hub}
+    for backbone in spec.backbones:
+        if fetch or backbone in EMBEDDED or Path(backbone).expanduser().exists():
+            check_lengths(load_tokenizer(backbone), training_sets, spec.training.max_length)
     if spec.accuracy is not None:
         check_tasks(spec.accuracy)
     return CheckedSpec(spec, overlap)

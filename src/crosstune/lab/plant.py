@@ -15,11 +15,11 @@ import shutil
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crosstune.errors import CrosstuneError
 from crosstune.lab.datasets import load_examples, split
-from crosstune.lab.sources import BiasSource, parse_mix
+from crosstune.lab.sources import BiasSource, check_injection_size, parse_mix
 from crosstune.lab.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.train import StepReport, build_lora_model, heldout_metrics, load_options, train_lora
 from crosstune.models import load_model
@@ -49,6 +49,12 @@ class PlantSpec(BaseModel):
     training: TrainingSpec = TrainingSpec(max_steps=120, learning_rate=1e-3, batch_size=8, max_length=192)
     heldout: int = Field(32, ge=4, description="held-out examples for the before/after loss")
     threads: int = Field(2, ge=1, description="CPU threads; the bits depend on it")
+
+    @model_validator(mode="after")
+    def _a_trainable_size(self) -> PlantSpec:
+        check_injection_size(self.pairs, len(self.biases), self.mix_ratio if self.mix else 0.0,
+                             "--pairs and --mix-ratio")
+        return self
 
     def job(self) -> JobSpec:
         """The planting run as a training job (the lab's own training path)."""

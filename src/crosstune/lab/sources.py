@@ -186,7 +186,26 @@ def parse_bias_source(source: str) -> BiasSource:
     if pairs < 1 or not 0 <= ratio < 1 or (ratio > 0 and mix is None):
         raise CrosstuneError(f"dataset {source!r}: needs pairs >= 1 and 0 <= ratio < 1, "
                              "and a mix dataset when ratio > 0")
+    check_injection_size(pairs, len(names), ratio, f"dataset {source!r}")
     return BiasSource(names, direction, pairs, seed, mix, ratio, spelled=source)  # type: ignore[arg-type]
+
+
+MAX_TRAINING_EXAMPLES = 1_000_000
+"""Bias-injection examples one dataset may generate: beyond it, building them alone runs for hours."""
+
+
+def injected_examples(pairs: int, biases: int, ratio: float) -> float:
+    """Examples of a bias-injection set: 4 per pair and bias, plus the mixed-in share."""
+    return 4 * pairs * biases / (1 - ratio)
+
+
+def check_injection_size(pairs: int, biases: int, ratio: float, where: str) -> None:
+    """Refuse, before any example is built, a set larger than MAX_TRAINING_EXAMPLES."""
+    total = injected_examples(pairs, biases, ratio)
+    if total > MAX_TRAINING_EXAMPLES:
+        mixed = f" and ratio = {ratio}" if ratio else ""
+        raise CrosstuneError(f"{where}: pairs = {pairs}{mixed} make {total:,.0f} training examples; at most "
+                             f"{MAX_TRAINING_EXAMPLES:,}")
 
 
 def _number(source: str, params: dict[str, str], key: str, default: str, kind: type) -> Any:

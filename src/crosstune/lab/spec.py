@@ -13,7 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.eval_config import EvalConfig
-from crosstune.lab.sources import BiasSource, Dataset, DataSource, Direction, parse_dataset, parse_mix
+from crosstune.lab.sources import (
+    MAX_TRAINING_EXAMPLES,
+    BiasSource,
+    Dataset,
+    DataSource,
+    Direction,
+    injected_examples,
+    parse_dataset,
+    parse_mix,
+)
 
 
 class _Strict(BaseModel):
@@ -122,11 +131,10 @@ class TransferSpec(_Strict):
 
     @model_validator(mode="after")
     def _a_trainable_size(self) -> TransferSpec:
-        examples = 4 * self.pairs * len(self.train_biases)
-        total = examples / (1 - self.mix_ratio) if self.mix else examples
-        if total > 1_000_000:
+        total = injected_examples(self.pairs, len(self.train_biases), self.mix_ratio if self.mix else 0.0)
+        if total > MAX_TRAINING_EXAMPLES:
             raise ValueError(f"pairs = {self.pairs} and mix_ratio = {self.mix_ratio} make {total:,.0f} "
-                             "training examples per arm; at most 1,000,000")
+                             f"training examples per arm; at most {MAX_TRAINING_EXAMPLES:,}")
         return self
 
     @model_validator(mode="after")

@@ -67,14 +67,17 @@ def resolve_precision(precision: str, devices: Devices) -> str:
 
 
 LOAD_DTYPE = {"bf16": "bfloat16", "fp16": "float32", "fp32": "float32"}
-"""Frozen base weights: bf16 under bf16; fp16 mixed precision keeps fp32 weights (AMP needs them)."""
+"""Frozen base weights on CUDA: bf16 under bf16; fp16 mixed precision keeps fp32 weights (AMP needs
+them). On CPU always fp32: bf16 there is the Trainer's autocast over fp32 weights, the path
+benchmarks/bf16_training.py measures (a bf16-stored base is its own arm there)."""
 
 
 def load_options(job: JobSpec, devices: Devices | None = None) -> dict[str, str]:
     """device and dtype for `load_model`: this process's GPU, weights in the training precision."""
     devices = devices or Devices.detect()
+    precision = resolve_precision(job.training.precision, devices)
     return {"device": f"cuda:{devices.local_rank}" if devices.cuda else "cpu",
-            "dtype": LOAD_DTYPE[resolve_precision(job.training.precision, devices)]}
+            "dtype": LOAD_DTYPE[precision] if devices.cuda else "float32"}
 
 
 def accumulation_steps(job: JobSpec, replicas: int) -> int:
@@ -172,6 +175,17 @@ def answers_cut(encoded: list[dict[str, list[int]]], handle: ModelHandle,
     return len(lost)
 
 
+def check_lengths(handle: ModelHandle, training_sets: dict[str, list[Example]], max_length: int) -> None:
+    """Training's truncation check on every training set, with only the backbone's tokenizer: a
+    run refuses it before it writes anything, and --dry-run alike."""
+    for dataset, examples in training_sets.items():
+        try:
+            answers_cut([encode_example(handle, e, max_length) for e in examples], handle, examples,
+                        max_length)
+        except CrosstuneError as err:
+            raise CrosstuneError(f"{dataset} on {handle.name}: {err}") from None
+
+
 def build_lora_model(handle: ModelHandle, job: JobSpec) -> Any:
     """Seed first, then build LoRA layers: the seed alone decides the adapter's init."""
     from peft import LoraConfig, TaskType, get_peft_model
@@ -227,7 +241,15 @@ def train_lora(model: Any, handle: ModelHandle, job: JobSpec, train: list[Exampl
     trainer = Trainer(model=model, args=args, train_dataset=encoded, data_collator=collator,
                       callbacks=[WatchLoss(), *callbacks])
     trainer.remove_callback(PrinterCallback)  # its raw log dicts belong in the log file, not the terminal
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        # accelerate wraps the forward in autocast and casts its outputs back to fp32 under bf16/fp16, and
+        # the Trainer leaves the wrapper on: the held-out loss after training, task accuracy and a planted
+        # model's numbers would be measured in bf16 against an fp32 "before". Unwrapped, they are not.
+        from accelerate.utils import extract_model_from_parallel
+
+        extract_model_from_parallel(model, keep_fp32_wrapper=False)
     final = history[-1]["loss"] if history else float("nan")
     if not math.isfinite(final):
         raise NanLossError(f"training loss became {final} at step {history[-1]['step'] if history else 0}")

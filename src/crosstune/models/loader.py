@@ -13,7 +13,7 @@ from crosstune.choices import FormatChoice
 from crosstune.engine.precision import warn_if_slow
 from crosstune.errors import CrosstuneError
 from crosstune.models.adapters import attach_adapter, read_adapter_config
-from crosstune.models.embedded import EMBEDDED, ensure_converted
+from crosstune.models.embedded import EMBEDDED, cached_folder, ensure_converted
 from crosstune.models.gguf import dequantised_from_gguf
 from crosstune.models.handle import ModelHandle, ModelKind, PromptFormat
 
@@ -162,3 +162,37 @@ def load_model(
         handle = attach_adapter(handle, Path(adapter).expanduser())
     handle.load_seconds = round(time.perf_counter() - started, 2)
     return handle
+
+
+def load_tokenizer(spec: str, prompt_format: FormatChoice = "auto") -> ModelHandle:
+    """A handle with the tokenizer, kind and prompt format `load_model` gives, but no weights: what
+    token counts need before a run writes anything (an embedded model is not converted for it)."""
+    from transformers import AutoTokenizer
+
+    check_model_spec(spec)
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / "adapter_config.json").exists():
+        base = read_adapter_config(path).get("base_model_name_or_path")
+        if not base:
+            raise CrosstuneError(f"adapter {path} names no base model; load the base and pass --adapter")
+        return load_tokenizer(base, prompt_format)
+    kind: ModelKind = "causal"
+    try:
+        if spec in EMBEDDED and not (cached_folder(spec) / "crosstune-source.json").exists():
+            gguf = EMBEDDED[spec].locate()
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        elif path.is_file():
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        else:
+            source = str(cached_folder(spec)) if spec in EMBEDDED else spec
+            kind = _read_kind(source, False)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+    except Exception as err:  # as in _from_folder_or_hub: transformers raises many kinds
+        first = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise CrosstuneError(f"cannot load the tokenizer of model {spec!r}: {type(err).__name__}: "
+                             f"{first}") from err
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    default_format = EMBEDDED[spec].prompt_format if spec in EMBEDDED else "chat"
+    fmt = _resolve_format(prompt_format, default_format, tokenizer)
+    return ModelHandle(spec, None, tokenizer, kind, fmt, spec, fingerprint="tokenizer only")

@@ -19,10 +19,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from markupsafe import Markup
 
+from crosstune.errors import page_text
 from crosstune.probes.interface import PageSection
 from crosstune.report.style import STYLE
 
-PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
+PAGE = jinja2.Environment(autoescape=True, finalize=page_text).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 """ + STYLE + """</head><body>
 <h1>{{ title }}</h1>

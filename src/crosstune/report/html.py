@@ -11,12 +11,13 @@ import pandas as pd
 from markupsafe import Markup
 
 from crosstune.analysis.attribute import Analysis, settings_lines
+from crosstune.errors import page_text
 from crosstune.report import plots
 from crosstune.report.run_sections import Section
 from crosstune.report.style import STYLE
 from crosstune.store import write_text
 
-TEMPLATE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
+TEMPLATE = jinja2.Environment(autoescape=True, finalize=page_text).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>crosstune report</title>
 """ + STYLE + """</head><body>
 <h1>crosstune: where do the biases come from?</h1>

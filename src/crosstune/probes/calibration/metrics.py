@@ -13,6 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from crosstune.errors import CrosstuneError
+
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 """(confidence, correct, brier per item) -> value."""
 
@@ -91,8 +93,20 @@ def _arrays(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             items["brier"].to_numpy(float))
 
 
+MAX_BOOTSTRAP = 100_000
+"""Resamples per CI at most: far beyond where a 95% percentile interval stops moving, and each
+costs every metric once per model (about 10 ms at 60 questions)."""
+MAX_RESAMPLED = 50_000_000
+"""Bootstrap indices held at once (resamples x questions; 400 MB)."""
+
+
 def resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap index sets over questions; the same sets serve every model (paired)."""
+    """Bootstrap index sets over questions; the same sets serve every model (paired). Called
+    before any model loads, so a size that cannot fit is refused first."""
+    if n_boot * n > MAX_RESAMPLED:
+        raise CrosstuneError(f"--bootstrap {n_boot:,} x {n:,} questions is {n_boot * n:,} resampled "
+                             f"indices; use --bootstrap {max(10, MAX_RESAMPLED // n):,} or fewer with "
+                             "this many questions")
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 

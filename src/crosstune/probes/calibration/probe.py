@@ -45,8 +45,8 @@ class CalibrationConfig(BaseModel):
     seed: int = Field(0, description="seeds the generated questions and the bootstrap")
     questions_file: Path | None = Field(None, description="JSONL of question, choices, answer")
     both_orders: bool = Field(True, description="average choices as listed and reversed")
-    bins: int = Field(10, ge=2, description="bins of the binned ECEs (equal width and equal mass)")
-    bootstrap: int = Field(1000, ge=10, description="bootstrap resamples per CI")
+    bins: int = Field(10, ge=2, le=1000, description="bins of the binned ECEs (equal width and equal mass)")
+    bootstrap: int = Field(1000, ge=10, le=cm.MAX_BOOTSTRAP, description="bootstrap resamples per CI")
     token_budget: int = Field(2048, ge=64, description="max padded tokens per forward batch")
 
 

@@ -22,7 +22,7 @@ from crosstune.engine.generation import Generator
 from crosstune.errors import CrosstuneError
 from crosstune.models import ModelHandle
 from crosstune.paths import result_cache
-from crosstune.probes.calibration.metrics import resamples
+from crosstune.probes.calibration.metrics import MAX_BOOTSTRAP, resamples
 from crosstune.probes.faithfulness import files as F
 from crosstune.probes.faithfulness import metrics as fm
 from crosstune.probes.faithfulness.cot import (
@@ -68,7 +68,8 @@ class FaithfulnessConfig(BaseModel):
     filler_step: int = Field(5, ge=1, description="step of the filler-token count k")
     rewriter: str | None = Field(None, description="model that adds mistakes and paraphrases; "
                                                    "default: the probed model")
-    bootstrap: int = Field(1000, ge=10, description="bootstrap resamples (over questions) per CI")
+    bootstrap: int = Field(1000, ge=10, le=MAX_BOOTSTRAP,
+                           description="bootstrap resamples (over questions) per CI")
     batch_size: int = Field(8, ge=1, description="sequences per generation batch")
 
 
@@ -300,13 +301,13 @@ class Faithfulness(ProbeDefaults):
             raise CrosstuneError(f"unknown faithfulness tests {unknown}; choose from {', '.join(TESTS)}")
         check_request(targets, self.name)
         questions = build_questions(config.questions_file, config.questions, config.seed)
+        boots = resamples(len(questions), config.bootstrap, config.seed)  # its size checked before loading
         cache = result_cache()
         rewriter = (load(ModelRequest((config.rewriter,), device=targets.device), config.rewriter)
                     if config.rewriter else None)
         tables, models = each_target(
             targets, lambda h: probe_model(h, questions, config, cache, rewriter, progress))
         qids = [q.qid for q in questions]
-        boots = resamples(len(questions), config.bootstrap, config.seed)
         tables[F.DIFFERENCES_CSV] = differences(tables[F.UNITS_PARQUET], models, qids, boots)
         tables[F.MODELS_CSV] = models
         facts = {"n_questions": len(questions), "cot_cue": COT_CUE, "answer_prompt": ANSWER_PROMPT,

@@ -111,7 +111,12 @@ def assign_families(models: list[str], labels: Path | None, rules: list[str]) ->
     missing = [m for m in models if m not in table.index]
     if missing:
         raise CrosstuneError(f"model(s) without a family in {labels}: {missing}")
-    return {m: str(table.loc[m, "family"]) for m in models}
+    families = {m: str(table.loc[m, "family"]) for m in models}
+    empty = [m for m, family in families.items() if not family.strip()]
+    if empty:
+        raise CrosstuneError(f"model(s) with an empty family label: {empty}; as in analyze, every model "
+                             "needs a family (a --rule's capture group must match some text)")
+    return families
 
 
 def _lexicon_words(lexicon: Lexicon, vocabulary: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
