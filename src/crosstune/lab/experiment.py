@@ -16,7 +16,9 @@ from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
 from crosstune.lab.job import run_job
+from crosstune.lab.rl.check import check_rl
 from crosstune.lab.run_folder import RunFolder, RunJob
+from crosstune.lab.sources import RLSource
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
 from crosstune.lab.train import StepReport, check_training
@@ -131,7 +133,11 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True, on_this_machine: bool =
     overlap = check_transfer(spec, evaluation_pairs) if spec.transfer is not None else None
     for backbone in spec.backbones:
         check_model_spec(backbone)
+    if spec.rl is not None:
+        check_rl(spec.rl)
     for dataset in spec.all_datasets:
+        if isinstance(dataset, RLSource):
+            continue
         if fetch or not dataset.on_the_hub:
             split(load_examples(dataset), spec.quality.heldout)
     if spec.accuracy is not None:
@@ -184,6 +190,8 @@ def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
         for key in keys:
             if dump[section][key] == fields[key].default:
                 del dump[section][key]
+    if dump.get("rl", 0) is None:
+        del dump["rl"]
     if not claim(run_dir, "crosstune-run", dump):
         write_json(run_dir / SPEC, dump)
 
