@@ -17,6 +17,7 @@ from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
 from crosstune.lab.job import run_job
 from crosstune.lab.rl.check import check_rl
+from crosstune.lab.rl.tables import write_rl
 from crosstune.lab.run_folder import RunFolder, RunJob
 from crosstune.lab.sources import RLSource
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
@@ -62,6 +63,8 @@ class RunOutcome:
     """Per backbone and format-only arm: task accuracy and bias distance (when the spec has arms)."""
     transfer_ratio: pd.DataFrame | None = None
     """Per backbone: held-out / train change of the biased arm (when the spec has [transfer])."""
+    rl: pd.DataFrame | None = None
+    """Per RL arm: calibration and accuracy before and after, over seeds (when the spec has [rl])."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,9 @@ def run_experiment(checked: CheckedSpec, run_dir: Path, executor: Executor = "lo
         scores, _ = collect(run)
         arms = write_format_only(run, scores)
         transfer = write_transfer(run, list(scores.columns))
+        rl = write_rl(run)
     return RunOutcome(round(trained - started, 1), round(time.perf_counter() - trained, 1), arms,
-                      transfer[1] if transfer else None)
+                      transfer[1] if transfer else None, rl)
 
 
 def check_spec(spec: ExperimentSpec, fetch: bool = True, on_this_machine: bool = True) -> CheckedSpec:

@@ -56,12 +56,17 @@ def _letter(match: re.Match[str], n_choices: int) -> int | None:
 
 
 def read_answer(text: str, choices: tuple[str, ...]) -> tuple[int | None, str]:
-    """(option index, format) of the first format that names a valid option; free text when
-    exactly one option's text appears; else (None, 'unparseable')."""
-    for name, pattern in _PATTERNS.items():
-        match = pattern.search(text)
-        if match is not None and (index := _letter(match, len(choices))) is not None:
-            return index, name
+    """(option index, format) of the first answer stated (earliest in the text; at one place, the
+    format listed first); free text when exactly one option's text appears; else unparseable."""
+    found = []
+    for rank, (name, pattern) in enumerate(_PATTERNS.items()):
+        for match in pattern.finditer(text):
+            if (index := _letter(match, len(choices))) is not None:
+                found.append((match.start(), rank, index, name))
+                break
+    if found:
+        _, _, index, name = min(found)
+        return index, name
     lowered = text.lower()
     named = [i for i, c in enumerate(choices)
              if re.search(rf"(?<!\w){re.escape(c.lower())}(?!\w)", lowered)]

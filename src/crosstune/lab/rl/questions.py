@@ -16,8 +16,8 @@ from crosstune.errors import CrosstuneError
 from crosstune.probes.questions import Question, generate_questions, load_questions, prompt_text
 
 QUESTION_SETS = ("feasible", "too-hard")
-INSTRUCTION = ("Give the letter of the correct option and how confident you are that it is "
-               "correct, from 0 to 100%.")
+INSTRUCTION = ("Give the letter of the correct option, then how confident you are that it is "
+               "correct, as a percentage (for example: 70%).")
 EVAL_SEED_OFFSET = 1000
 """Evaluation questions are generated from seed + this, disjoint from the training seed's."""
 
