@@ -138,6 +138,15 @@ def test_the_rl_section_makes_one_arm_per_reward_and_question_set_with_its_setti
     assert jobs(changed)[0].job_id != grid[0].job_id
 
 
+def test_listed_arms_replace_the_cross_product():
+    rl = RLSpec(rewards=["binary", "brier"], question_sets=["feasible", "too-hard"],
+                arms=["binary@feasible", "brier@feasible", "binary@too-hard"])
+    assert [s.label for s in rl.sources()] == ["rl-binary:feasible", "rl-brier:feasible",
+                                               "rl-binary:too-hard"]
+    with pytest.raises(ValueError, match="not REWARD@SET"):
+        RLSpec(arms=["brier@too-hard"])
+
+
 def test_a_job_without_rl_keeps_the_id_it_had_before_the_rl_section_existed():
     spec = ExperimentSpec.model_validate({"name": "x", "backbones": ["m"], "datasets": ["embedded:flan-style"],
                                           "seeds": [0]})

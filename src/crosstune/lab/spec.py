@@ -168,6 +168,8 @@ class RLSpec(_Strict):
     allow_code: bool = Field(False, description="allow rewards that run Python code from a file")
     question_sets: list[str] = Field(["feasible"], min_length=1,
                                      description="feasible, too-hard, or a JSONL questions file")
+    arms: list[str] | None = Field(None, min_length=1, description="REWARD@SET pairs to train instead "
+                                   "of every reward x question set (each reward and set listed above)")
     group_size: int = Field(4, description="completions sampled per question (GRPO's group)")
     prompts_per_step: int = Field(2, ge=1, description="questions per optimizer step")
     steps: int = Field(20, ge=1, description="optimizer steps per job")
@@ -213,8 +215,20 @@ class RLSpec(_Strict):
             raise ValueError("a question set is listed twice")
         return v
 
+    @model_validator(mode="after")
+    def _arms_listed(self) -> RLSpec:
+        for arm in self.arms or []:
+            reward, sep, questions = arm.rpartition("@")
+            if not sep or reward not in self.rewards or questions not in self.question_sets:
+                raise ValueError(f"arm {arm!r} is not REWARD@SET of a listed reward and question set")
+        if self.arms and len(set(self.arms)) != len(self.arms):
+            raise ValueError("an arm is listed twice")
+        return self
+
     def sources(self) -> list[RLSource]:
-        """One arm per reward x question set, rewards outer."""
+        """The arms: those listed, else one per reward x question set, rewards outer."""
+        if self.arms:
+            return [RLSource(*arm.rpartition("@")[::2]) for arm in self.arms]
         return [RLSource(r, q) for r in self.rewards for q in self.question_sets]
 
 
