@@ -196,7 +196,7 @@ def rl_section(run: Path) -> Section | None:
     if calibration is None:
         return None
     tables = [("Feasible-set accuracy, repetition and parse rates: the difficulty arm",
-               _read(run / F.RUN_DIFFICULTY, CALIBRATION_COLUMNS)),
+               _read(run / F.RUN_DIFFICULTY, [c for c in CALIBRATION_COLUMNS if c != "kind"])),
               ("Calibration and accuracy per RL arm (stated confidence and option probabilities)",
                calibration)]
     if census is not None:

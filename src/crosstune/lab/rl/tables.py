@@ -48,10 +48,10 @@ def job_tables(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def calibration_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per arm, kind and metric: mean before and after over seeds, and the change with a t CI."""
-    wide = metrics.pivot_table(index=[*ARM, "kind", "metric", "seed"], columns="when",
-                               values="value", aggfunc="first").reset_index()
+    keys = [*ARM, "kind", "metric", "seed"]
+    wide = metrics.set_index([*keys, "when"])["value"].unstack("when").reset_index()  # NaN kept
     rows = []
-    for key, group in wide.groupby([*ARM, "kind", "metric"], sort=False):
+    for key, group in wide.groupby([*ARM, "kind", "metric"], sort=False, dropna=False):
         change = (group["after"] - group["before"]).to_numpy(float)
         low, high = _t_interval(change)
         rows.append(dict(zip([*ARM, "kind", "metric"], key, strict=True)) | {
