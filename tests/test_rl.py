@@ -148,8 +148,8 @@ def test_listed_arms_replace_the_cross_product():
 
 
 def test_a_job_without_rl_keeps_the_id_it_had_before_the_rl_section_existed():
-    spec = ExperimentSpec.model_validate({"name": "x", "backbones": ["m"], "datasets": ["embedded:flan-style"],
-                                          "seeds": [0]})
+    spec = ExperimentSpec.model_validate({"name": "x", "backbones": ["m"],
+                                          "datasets": ["embedded:flan-style"], "seeds": [0]})
     assert jobs(spec)[0].job_id == "e1dc1661d5c63a41"  # as main computed it before [rl]
 
 

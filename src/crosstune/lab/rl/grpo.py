@@ -106,6 +106,8 @@ def run_rl_job(job: JobSpec, staging: Path, on_step: StepReport | None = None) -
                 tally.per_step.append({"step": state.global_step, "reward": float(logs["reward"]),
                                        "reward_std": float(logs.get("reward_std", math.nan)),
                                        "loss": float(logs.get("loss", math.nan))})
+                log.info("RL job %s: step %d/%d, mean reward %.3f", job.job_id, state.global_step,
+                         rl.steps, float(logs["reward"]))
                 if on_step:
                     on_step(state.global_step, rl.steps, float(logs["reward"]))
 
