@@ -9,7 +9,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.eval_config import EvalConfig
@@ -317,7 +325,15 @@ class JobSpec(_Strict):
     quality: QualitySpec
     accuracy: AccuracySpec | None = None
     rl: RLSpec | None = None
-    """The [rl] section, for RL arms only (left out of the hash otherwise, so older ids hold)."""
+    """The [rl] section, for RL arms only; left out of the dump otherwise, so the ids and job.json
+    of every other job are what they were before RL arms existed."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_rl(self, handler):
+        data = handler(self)
+        if isinstance(data, dict) and data.get("rl", 0) is None:
+            del data["rl"]
+        return data
 
     @cached_property
     def source(self) -> DataSource:
@@ -325,7 +341,7 @@ class JobSpec(_Strict):
 
     @property
     def job_id(self) -> str:
-        blob = json.dumps(self.model_dump(exclude={"rl"} if self.rl is None else None), sort_keys=True)
+        blob = json.dumps(self.model_dump(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
