@@ -4,6 +4,7 @@ import math
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from crosstune.errors import CrosstuneError
@@ -183,3 +184,17 @@ def test_bad_rl_input_exits_2_with_one_line(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "group_size" in result.stderr
+
+
+def test_the_run_table_gives_each_arm_its_change_with_a_t_interval_over_seeds():
+    from crosstune.lab.rl.tables import calibration_table
+
+    rows = [{"backbone": "m", "reward": "brier", "questions": "feasible", "kind": "stated",
+             "metric": "accuracy", "seed": seed, "when": when, "value": value}
+            for seed, before, after in ((0, 0.5, 0.6), (1, 0.5, 0.8))
+            for when, value in (("before", before), ("after", after))]
+    [row] = calibration_table(pd.DataFrame(rows)).to_dict("records")
+    assert row["seeds"] == 2 and row["before"] == 0.5 and row["after"] == pytest.approx(0.7)
+    assert row["change"] == pytest.approx(0.2)
+    half = 12.706 * (0.2 ** 0.5 / 10) / 2 ** 0.5  # t(0.975, 1) x sd(0.1, 0.3) / sqrt(2)
+    assert row["change_ci_low"] == pytest.approx(0.2 - half, rel=1e-3)
