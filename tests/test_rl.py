@@ -196,5 +196,5 @@ def test_the_run_table_gives_each_arm_its_change_with_a_t_interval_over_seeds():
     [row] = calibration_table(pd.DataFrame(rows)).to_dict("records")
     assert row["seeds"] == 2 and row["before"] == 0.5 and row["after"] == pytest.approx(0.7)
     assert row["change"] == pytest.approx(0.2)
-    half = 12.706 * (0.2 ** 0.5 / 10) / 2 ** 0.5  # t(0.975, 1) x sd(0.1, 0.3) / sqrt(2)
+    half = 12.706 * 0.02 ** 0.5 / 2 ** 0.5  # t(0.975, 1) x sd(0.1, 0.3) / sqrt(2)
     assert row["change_ci_low"] == pytest.approx(0.2 - half, rel=1e-3)
