@@ -436,6 +436,11 @@ def run_command(
     outcome = report.outcome
     if outcome.format_only is not None:
         _print_frame(outcome.format_only, "format-only arms", run_dir / FORMAT_ONLY)
+    if outcome.rl is not None:
+        from crosstune.lab.rl.files import RUN_CALIBRATION
+
+        headline = outcome.rl[outcome.rl.metric.isin(["accuracy", "stated_ece", "ece_width10"])]
+        _print_frame(headline, "RL arms: before -> after (mean over seeds)", run_dir / RUN_CALIBRATION)
     _print_positions(run_dir)
     console.print(f"training {outcome.train_s:.0f}s, evaluation {outcome.evaluate_s:.0f}s; "
                   f"scores: {terminal(run_dir / SCORES)}; library log: {terminal(run_dir / LOG)}")

@@ -16,7 +16,10 @@ from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
 from crosstune.lab.job import run_job
+from crosstune.lab.rl.check import check_rl
+from crosstune.lab.rl.tables import write_rl
 from crosstune.lab.run_folder import RunFolder, RunJob
+from crosstune.lab.sources import RLSource
 from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
 from crosstune.lab.train import StepReport, check_lengths, check_training
@@ -61,6 +64,8 @@ class RunOutcome:
     """Per backbone and format-only arm: task accuracy and bias distance (when the spec has arms)."""
     transfer_ratio: pd.DataFrame | None = None
     """Per backbone: held-out / train change of the biased arm (when the spec has [transfer])."""
+    rl: pd.DataFrame | None = None
+    """Per RL arm: calibration and accuracy before and after, over seeds (when the spec has [rl])."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,9 @@ def run_experiment(checked: CheckedSpec, run_dir: Path, executor: Executor = "lo
         scores, _ = collect(run)
         arms = write_format_only(run, scores)
         transfer = write_transfer(run, list(scores.columns))
+        rl = write_rl(run)
     return RunOutcome(round(trained - started, 1), round(time.perf_counter() - trained, 1), arms,
-                      transfer[1] if transfer else None)
+                      transfer[1] if transfer else None, rl)
 
 
 def check_spec(spec: ExperimentSpec, fetch: bool = True, on_this_machine: bool = True) -> CheckedSpec:
@@ -132,8 +138,11 @@ def check_spec(spec: ExperimentSpec, fetch: bool = True, on_this_machine: bool =
     overlap = check_transfer(spec, evaluation_pairs) if spec.transfer is not None else None
     for backbone in spec.backbones:
         check_model_spec(backbone)
+    if spec.rl is not None:
+        check_rl(spec.rl)
     training_sets = {dataset.text(): split(load_examples(dataset), spec.quality.heldout)[0]
-                     for dataset in spec.all_datasets if fetch or not dataset.on_the_hub}
+                     for dataset in spec.all_datasets
+                     if not isinstance(dataset, RLSource) and (fetch or not dataset.on_the_hub)}
     for backbone in spec.backbones:
         if fetch or backbone in EMBEDDED or Path(backbone).expanduser().exists():
             check_lengths(load_tokenizer(backbone), training_sets, spec.training.max_length)
@@ -187,6 +196,8 @@ def claim_run_folder(spec: ExperimentSpec, run_dir: Path) -> None:
         for key in keys:
             if dump[section][key] == fields[key].default:
                 del dump[section][key]
+    if dump.get("rl", 0) is None:
+        del dump["rl"]
     if not claim(run_dir, "crosstune-run", dump):
         write_json(run_dir / SPEC, dump)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.run_folder import RunFolder
+from crosstune.lab.sources import RLSource
 from crosstune.lab.spec import JobSpec
 from crosstune.lab.task_accuracy import accuracy_check
 from crosstune.lab.train import (
@@ -34,10 +35,17 @@ def run_job(job: JobSpec, run_dir: Path, on_step: StepReport | None = None) -> P
     if read_status(folder) is not None:
         return folder
     with staged(folder) as staging, torch_threads(job.threads):
-        status = _train(job, staging, on_step)
+        status = (_train_rl(job, staging, on_step) if isinstance(job.source, RLSource)
+                  else _train(job, staging, on_step))
         write_json(staging / JOB, job.model_dump())
         write_status(staging, status)
     return folder
+
+
+def _train_rl(job: JobSpec, staging: Path, on_step: StepReport | None) -> JobStatus:
+    from crosstune.lab.rl.grpo import run_rl_job  # TRL loads only for RL arms
+
+    return run_rl_job(job, staging, on_step)
 
 
 def _train(job: JobSpec, staging: Path, on_step: StepReport | None) -> JobStatus:

@@ -2,10 +2,11 @@
 
 Users write strings in the TOML: `embedded:STYLE`, a `.jsonl`/`.json`/`.parquet` file or a hub
 name, each optionally followed by `?transform=NAME&seed=N` (a format-only arm, see `transforms`);
-or `bias:NAME,...?direction=...` (the suite's own prompts, see `bias_data`). `parse_dataset` turns
-one into its record at the spec's edge, and the records travel from there on. `text()` gives the
-string back exactly as written: job hashes and model names are made from it, so a run folder
-written before keeps its jobs.
+or `bias:NAME,...?direction=...` (the suite's own prompts, see `bias_data`); or
+`rl:REWARD?questions=SET`, an RL arm, which only the spec's [rl] section writes (see `lab/rl`).
+`parse_dataset` turns one into its record at the spec's edge, and the records travel from there
+on. `text()` gives the string back exactly as written: job hashes and model names are made from
+it, so a run folder written before keeps its jobs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from crosstune.suite.registry import select_biases
 
 EMBEDDED = "embedded:"
 BIAS = "bias:"
+RL = "rl:"
 FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
 Direction = Literal["biased", "unbiased"]
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
@@ -122,12 +124,45 @@ class BiasSource:
         return self.mix is not None and self.mix.on_the_hub
 
 
-DataSource = EmbeddedSource | FileSource | HubSource | BiasSource
+@dataclass(frozen=True)
+class RLSource:
+    """`rl:REWARD?questions=SET`: GRPO with a reward on a question set (the [rl] section's arms)."""
+
+    reward: str
+    """binary, brier, or FILE.py:FUNCTION"""
+    questions: str
+    """feasible, too-hard, or a JSONL file"""
+
+    def text(self) -> str:
+        return f"{RL}{self.reward}?{urlencode({'questions': self.questions}, safe=':/.')}"
+
+    @property
+    def label(self) -> str:
+        """How tables and model names show it: 'rl-brier:feasible'."""
+        return f"rl-{self.reward}:{self.questions}"
+
+    @property
+    def on_the_hub(self) -> bool:
+        return False
+
+
+DataSource = EmbeddedSource | FileSource | HubSource | BiasSource | RLSource
 
 
 def parse_dataset(text: str) -> DataSource:
     """The record of a dataset string; every part is checked, a bad one named with the fix."""
+    if text.startswith(RL):
+        return parse_rl_source(text)
     return parse_bias_source(text) if text.startswith(BIAS) else parse_plain(text)
+
+
+def parse_rl_source(source: str) -> RLSource:
+    """'rl:REWARD?questions=SET' (as the [rl] section writes it; its names are checked there)."""
+    reward, _, query = source.removeprefix(RL).partition("?")
+    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    if not reward or set(params) != {"questions"} or not params["questions"]:
+        raise CrosstuneError(f"dataset {source!r}: an RL arm is rl:REWARD?questions=SET")
+    return RLSource(reward, params["questions"])
 
 
 def parse_plain(source: str) -> EmbeddedSource | FileSource | HubSource:
@@ -220,11 +255,13 @@ def _number(source: str, params: dict[str, str], key: str, default: str, kind: t
 def short_label(text: str) -> str:
     """A dataset string as tables show it, for readers of raw job files: a bias source short
     ('biased:anchoring'), any other string unchanged (not checked)."""
+    if text.startswith(RL):
+        return parse_rl_source(text).label
     return parse_bias_source(text).label if text.startswith(BIAS) else text
 
 
 def _validated(value: object) -> DataSource:
-    if isinstance(value, (PlainSource, BiasSource)):
+    if isinstance(value, (PlainSource, BiasSource, RLSource)):
         return value  # type: ignore[return-value]
     if not isinstance(value, str):
         raise ValueError(f"a dataset is a string, got {type(value).__name__}")

@@ -9,7 +9,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.eval_config import EvalConfig
@@ -19,6 +27,7 @@ from crosstune.lab.sources import (
     Dataset,
     DataSource,
     Direction,
+    RLSource,
     injected_examples,
     parse_dataset,
     parse_mix,
@@ -159,6 +168,79 @@ class TransferSpec(_Strict):
         return {d: source.text() for d, source in self.sources().items()}
 
 
+class RLSpec(_Strict):
+    """Reinforcement learning arms: GRPO (TRL) with LoRA on known-answer questions, one arm per
+    reward x question set, each job a backbone x arm x seed like any other (see `crosstune.lab.rl`)."""
+
+    rewards: list[str] = Field(["binary", "brier"], min_length=1,
+                               description="binary, brier, or FILE.py:FUNCTION (needs allow_code)")
+    allow_code: bool = Field(False, description="allow rewards that run Python code from a file")
+    question_sets: list[str] = Field(["feasible"], min_length=1,
+                                     description="feasible, too-hard, or a JSONL questions file")
+    arms: list[str] | None = Field(None, min_length=1, description="REWARD@SET pairs to train instead "
+                                   "of every reward x question set (each reward and set listed above)")
+    group_size: int = Field(4, description="completions sampled per question (GRPO's group)")
+    prompts_per_step: int = Field(2, ge=1, description="questions per optimizer step")
+    steps: int = Field(20, ge=1, description="optimizer steps per job")
+    learning_rate: float = Field(5e-5, gt=0, description="peak learning rate (constant)")
+    max_completion_length: int = Field(24, ge=4, description="tokens per sampled completion")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of the completions")
+    beta: float = Field(0.0, ge=0, description="KL penalty to the untuned model (0 = none)")
+    train_questions: int = Field(64, ge=1, description="generated training questions per set")
+    eval_questions: int = Field(40, ge=4, description="feasible evaluation questions (before/after)")
+    census_every: int = Field(5, ge=1, description="steps between format censuses during training")
+    census_questions: int = Field(16, ge=1, description="evaluation questions sampled at each census")
+    census_samples: int = Field(2, ge=1, description="completions sampled per question at each census")
+    seed: int = Field(0, description="seed of the generated questions")
+    bootstrap: int = Field(1000, ge=10, description="bootstrap resamples per confidence interval")
+
+    @field_validator("group_size")
+    @classmethod
+    def _a_group(cls, v: int) -> int:
+        if v < 2:
+            raise ValueError(f"group_size must be at least 2 (got {v}): GRPO compares completions "
+                             "of the same question, and a group of one has no advantage")
+        return v
+
+    @field_validator("rewards")
+    @classmethod
+    def _known_rewards(cls, v: list[str], info) -> list[str]:
+        from crosstune.lab.rl.rewards import check_reward_name
+
+        for name in v:
+            check_reward_name(name, bool(info.data.get("allow_code")))
+        if len(set(v)) != len(v):
+            raise ValueError("a reward is listed twice")
+        return v
+
+    @field_validator("question_sets")
+    @classmethod
+    def _known_sets(cls, v: list[str]) -> list[str]:
+        from crosstune.lab.rl.questions import check_question_set
+
+        for name in v:
+            check_question_set(name)
+        if len(set(v)) != len(v):
+            raise ValueError("a question set is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _arms_listed(self) -> RLSpec:
+        for arm in self.arms or []:
+            reward, sep, questions = arm.rpartition("@")
+            if not sep or reward not in self.rewards or questions not in self.question_sets:
+                raise ValueError(f"arm {arm!r} is not REWARD@SET of a listed reward and question set")
+        if self.arms and len(set(self.arms)) != len(self.arms):
+            raise ValueError("an arm is listed twice")
+        return self
+
+    def sources(self) -> list[RLSource]:
+        """The arms: those listed, else one per reward x question set, rewards outer."""
+        if self.arms:
+            return [RLSource(*arm.rpartition("@")[::2]) for arm in self.arms]
+        return [RLSource(r, q) for r in self.rewards for q in self.question_sets]
+
+
 class ResourcesSpec(_Strict):
     num_gpus: float = Field(0, ge=0, description="GPUs per Ray task")
     num_cpus: float | None = Field(None, gt=0, description="CPUs per Ray task; none = threads")
@@ -182,16 +264,21 @@ class ExperimentSpec(_Strict):
     accuracy: AccuracySpec | None = None
     resources: ResourcesSpec = ResourcesSpec()
     transfer: TransferSpec | None = None
+    rl: RLSpec | None = None
 
     @property
     def all_datasets(self) -> list[DataSource]:
-        """The grid's datasets: those listed, then the transfer arms'."""
-        return self.datasets + (list(self.transfer.sources().values()) if self.transfer else [])
+        """The grid's datasets: those listed, then the transfer arms', then the RL arms'."""
+        return (self.datasets + (list(self.transfer.sources().values()) if self.transfer else [])
+                + (list(self.rl.sources()) if self.rl else []))
 
     @model_validator(mode="after")
     def _something_to_train(self) -> ExperimentSpec:
-        if not self.datasets and self.transfer is None:
-            raise ValueError("list at least one dataset, or add a [transfer] section")
+        if not self.datasets and self.transfer is None and self.rl is None:
+            raise ValueError("list at least one dataset, or add a [transfer] or [rl] section")
+        if any(isinstance(d, RLSource) for d in self.datasets):
+            raise ValueError("an rl: dataset is written by the [rl] section; list its rewards and "
+                             "question sets there")
         return self
 
     @model_validator(mode="after")
@@ -238,6 +325,16 @@ class JobSpec(_Strict):
     training: TrainingSpec
     quality: QualitySpec
     accuracy: AccuracySpec | None = None
+    rl: RLSpec | None = None
+    """The [rl] section, for RL arms only; left out of the dump otherwise, so the ids and job.json
+    of every other job are what they were before RL arms existed."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_rl(self, handler):
+        data = handler(self)
+        if isinstance(data, dict) and data.get("rl", 0) is None:
+            del data["rl"]
+        return data
 
     @cached_property
     def source(self) -> DataSource:
@@ -268,6 +365,7 @@ def jobs(spec: ExperimentSpec) -> list[JobSpec]:
     """The grid, backbone-major so each backbone's jobs run together."""
     data_seeds = spec.data_seeds or spec.seeds
     return [JobSpec(backbone=b, dataset=d.text(), seed=s, data_seed=ds, threads=spec.threads, lora=spec.lora,
-                    training=spec.training, quality=spec.quality, accuracy=spec.accuracy)
+                    training=spec.training, quality=spec.quality, accuracy=spec.accuracy,
+                    rl=spec.rl if isinstance(d, RLSource) else None)
             for b in spec.backbones for d in spec.all_datasets
             for s, ds in zip(spec.seeds, data_seeds, strict=True)]

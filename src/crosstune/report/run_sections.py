@@ -187,9 +187,36 @@ def transfer_section(run: Path) -> Section | None:
         tuple(tables))
 
 
+def rl_section(run: Path) -> Section | None:
+    from crosstune.lab.rl import files as F
+    from crosstune.lab.rl.tables import CALIBRATION_COLUMNS
+
+    calibration = _read(run / F.RUN_CALIBRATION, CALIBRATION_COLUMNS)
+    census = _read(run / F.RUN_CENSUS, ["backbone", "reward", "questions", "seed", "step", "entropy_bits"])
+    if calibration is None:
+        return None
+    tables = [("Feasible-set accuracy, repetition and parse rates: the difficulty arm",
+               _read(run / F.RUN_DIFFICULTY, [c for c in CALIBRATION_COLUMNS if c != "kind"])),
+              ("Calibration and accuracy per RL arm (stated confidence and option probabilities)",
+               calibration)]
+    if census is not None:
+        tables.append(("Answer-format census per checkpoint", census))
+    return Section(
+        "RL arms",
+        "GRPO finetunes, one arm per reward and training question set, all measured on the same "
+        "feasible evaluation questions before and after training. kind = stated: the completion's own "
+        "answer and stated confidence (accuracy counts an unreadable answer as wrong; ECE and Brier "
+        "over completions that state a confidence); kind = option: the calibration probe's option "
+        "probabilities. change = after - before, mean over seeds, with a t CI over seeds (empty with "
+        "one seed). The figure is the entropy of the sampled completions' answer formats per "
+        "checkpoint: a falling curve is format collapse.",
+        section_plots.format_entropy(census) if census is not None else None,
+        tuple((caption, table) for caption, table in tables if table is not None))
+
+
 def run_sections(run: Path) -> list[Section]:
     """The sections this run folder has data for, in report order."""
     # names are text, not mathtext: a bias or backbone called "a$b" must not break a figure
     with matplotlib.rc_context({"text.parse_math": False}):
-        found = [position_section(run), format_only_section(run), transfer_section(run)]
+        found = [position_section(run), format_only_section(run), transfer_section(run), rl_section(run)]
     return [section for section in found if section is not None]

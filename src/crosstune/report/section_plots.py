@@ -74,3 +74,25 @@ def transfer_changes(transfer: pd.DataFrame) -> str:
     fig.legend(handles, ["trained bias", "held-out bias"], loc="lower center", bbox_to_anchor=(0.5, 1.0),
                ncol=2, fontsize=7)
     return _encode(fig)
+
+
+def format_entropy(census: pd.DataFrame) -> str:
+    """Format entropy (bits) per checkpoint of each RL arm, one panel per backbone: the mean over
+    seeds as a line, each seed as a faint line; step 0 is the backbone before training."""
+    backbones = list(dict.fromkeys(census.backbone))
+    fig, axes = plt.subplots(1, len(backbones), figsize=(5.5 * len(backbones), 3.4), squeeze=False)
+    for ax, backbone in zip(axes[0], backbones, strict=True):
+        rows = census[census.backbone == backbone]
+        for i, (arm, group) in enumerate(rows.groupby(["reward", "questions"], sort=False)):
+            colour = f"C{i}"
+            for _, seed in group.groupby("seed"):
+                ax.plot(seed.step, seed.entropy_bits, color=colour, alpha=0.3, lw=0.8)
+            mean = group.groupby("step").entropy_bits.mean()
+            ax.plot(mean.index, mean.values, color=colour, marker="o", ms=3, label=f"{arm[0]} on {arm[1]}")
+        ax.set_xlabel("GRPO step")
+        ax.set_ylabel("answer-format entropy (bits)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(backbone, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _encode(fig)
