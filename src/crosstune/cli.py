@@ -268,8 +268,15 @@ def _print_summary(summary, metric: str, full: Path) -> None:
     rows = [{"bias": row.bias, "n": str(row.n_scored), f"score ({metric})": f"{row.score:+.3f}",
              "95% CI": f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", "p": f"{row.p_value:.3g}",
              "position effect": f"{row.position_effect:+.3f}", "valid mass": f"{row.valid_mass:.2f}",
-             "parse fail": f"{row.parse_failure_rate:.0%}"} for row in summary.itertuples()]
+             "parse fail": f"{row.parse_failure_rate:.0%}",
+             "reads content": _share(getattr(row, "content_share", float("nan")))}
+            for row in summary.itertuples()]
     _print_frame(pd.DataFrame(rows), "", full)
+
+
+def _share(value: float) -> str:
+    """A share of pairs as a percentage; 'n/a' where it was not measured (one order)."""
+    return "n/a" if value != value else f"{value:.0%}"
 
 
 def _print_position(position: PositionPreference) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,10 @@ from crosstune.analysis.origins import (
     SIGNALS,
     OriginSettings,
     PairScores,
+    design_facts,
     origin_sentence,
     origin_table,
+    unregistered,
 )
 from crosstune.analysis.seeds import reference_agreement, seed_sd, seeded, sign_agreement
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
@@ -47,7 +50,8 @@ class Analysis:
 
 def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False, seed: int = 0,
             references: dict[str, pd.Series] | None = None, band: float | None = None,
-            pairs: PairScores | None = None, min_effect: float = DEFAULT_MIN_EFFECT) -> Analysis:
+            pairs: PairScores | None = None, min_effect: float = DEFAULT_MIN_EFFECT,
+            reference_kind: str = "reference model") -> Analysis:
     """Seed spread, similarity, clustering by each factor, K-Means, PCA, variance shares, and
     the per-bias origin calls.
 
@@ -56,7 +60,8 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     ±band neutral; the band depends on the metric's scale, so it must be given with the
     references. `pairs`: every model's per-pair scores, the measurement noise of the origin calls
     (without them seeds are the only noise seen); `min_effect`: the smallest difference in score
-    units that can be called an origin.
+    units that can be called an origin; `reference_kind`: what the references are, in the verdict's
+    words ('untuned backbone' for a cross-tuning run, else 'reference model').
     """
     if len(m.scores) < MIN_MODELS or m.scores.shape[1] < 1:
         raise CrosstuneError(f"{len(m.scores)} model(s) x {m.scores.shape[1]} bias(es) selected: the "
@@ -92,14 +97,19 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     if {"backbone", "instruction"} <= set(m.factors.columns):
         not_seeds = sorted(m.factors.index[~seeded(m)])
         if not_seeds:
-            notes.append(f"no seed label, so not counted as seeds (still in their backbone and "
-                         f"instruction groups): {not_seeds}")
+            notes.append(f"no seed label, so references, not seeds: in no origin test, no seed "
+                         f"spread (still in the clustering and variance shares): {not_seeds}")
         tables["seed_sd"] = seed_sd(m)
         tables["sign_agreement"] = sign_agreement(m)
         if references:
             tables["reference_agreement"] = reference_agreement(m, references, band)  # type: ignore[arg-type]
         origin_settings = OriginSettings(min_effect=min_effect, seed=seed)
         tables["origins"] = origin_table(m, pairs, origin_settings)
+        other = unregistered(list(m.scores.columns))
+        if other and len(other) < m.scores.shape[1]:
+            notes.append(f"row(s) matching no registered bias (case and spacing ignored), tested in "
+                         f"their own Benjamini-Hochberg family so they do not move the biases' calls; "
+                         f"leave one out with --exclude NAME: {other}")
         signal = list(tables["origins"].bias[tables["origins"].origin.isin(SIGNALS)])
         shares = variance_shares(m)
         tables["variance"] = shares.per_bias
@@ -120,7 +130,8 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     settings = {"n_permutations": n_permutations, "standardize": standardize, "seed": seed,
                 "neutral_band": band if references else None,
                 "min_effect": min_effect if "origins" in tables else None,
-                "n_models": len(m.scores), "n_biases": m.scores.shape[1]}
+                "n_models": len(m.scores), "n_biases": m.scores.shape[1],
+                "references": reference_kind if references else None}
     analysis = Analysis(m, tables, settings, "", notes, explained.tolist(), backbone_test)
     analysis.verdict = verdict(analysis)
     return analysis
@@ -190,9 +201,13 @@ def verdict(a: Analysis) -> str:
     text = "Across {} models and {} biases, {}.".format(
         a.settings["n_models"], a.settings["n_biases"], "; ".join(parts) or "no labelling to test")
     if "origins" in a.tables:
-        text += origin_sentence(a.tables["origins"], OriginSettings(min_effect=a.settings["min_effect"]))
+        origins = a.tables["origins"]
+        facts = design_facts(a.matrix)
+        facts = dataclasses.replace(facts, has_pairs=bool(origins.n_pairs.max()))
+        text += origin_sentence(origins, OriginSettings(min_effect=a.settings["min_effect"]), facts)
     if "movement" in a.tables and not a.tables["movement"].empty:
-        text += _movement_sentence(a.tables["movement"], a.tables["origins"], a.settings["min_effect"])
+        text += _movement_sentence(a.tables["movement"], a.tables["origins"], a.settings["min_effect"],
+                                   a.settings.get("references") or "reference model")
     if "variance" in a.tables:
         aggregates = a.tables["variance_aggregates"].set_index("aggregate")
         if "pooled_signal" in aggregates.index:
@@ -201,8 +216,8 @@ def verdict(a: Analysis) -> str:
             text += _gap_sentence(a.backbone_test)
         else:
             text += (" No bias carries a signal, so no factor is called dominant: the shares over "
-                     "all biases (variance.csv) divide differences within noise"
-                     f"{_noise_gap(a.backbone_test)}.")
+                     "all biases (variance.csv) divide differences that are below the minimum "
+                     f"effect or not distinguishable from noise{_noise_gap(a.backbone_test)}.")
     if "reference_agreement" in a.tables and not a.tables["reference_agreement"].empty:
         share = a.tables["reference_agreement"].share_preserved.mean()
         text += (f" The seeds' majority keeps the reference model's direction on {share:.0%} of "
@@ -221,10 +236,11 @@ def _floor(null: str) -> str:
     return ""
 
 
-def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: float) -> str:
-    """How far finetuning moved the bias vectors, against seed and measurement noise."""
+def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: float,
+                       reference_kind: str = "reference model") -> str:
+    """How far the models sit from their backbone's reference, against seed and measurement noise."""
     per_backbone = moved.groupby("backbone").rms_change.mean()
-    seeds = float(np.sqrt(np.nanmean(origins.seed_difference**2)))
+    seeds = float(np.sqrt(np.nanmean(2 * origins.seed_sd**2)))
     noise = float(np.sqrt(np.nanmean(origins.noise**2))) if origins.noise.notna().any() else np.nan
     noise_text = f", measurement noise {noise:.3f}" if np.isfinite(noise) else ""
     floor = np.nanmax([seeds, noise]) if np.isfinite(noise) else seeds
@@ -236,7 +252,9 @@ def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: f
                   "changed the measured biases only slightly")
     else:
         judged = "beyond the noise and the minimum effect"
-    return (f" Finetuning moved the bias vectors from their untuned backbone by RMS {moved_text}; "
+    subject = ("Finetuning moved the bias vectors from their untuned backbone" if reference_kind == "untuned backbone"
+               else f"The bias vectors differ from their backbone's {reference_kind} (not an untuned backbone)")
+    return (f" {subject} by RMS {moved_text}; "
             f"two seeds of one cell differ by RMS {seeds:.3f}{noise_text} (score units): "
             f"{judged}.")
 
@@ -341,6 +359,7 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
     claim(out, "crosstune-analysis")
     loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references, keep_unlearned)
     result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band,
-                     loaded.pairs, min_effect)
+                     loaded.pairs, min_effect,
+                     "untuned backbone" if loaded.run is not None else "reference model")
     write_analysis(result, out, loaded.cis, html, loaded.run)
     return result
