@@ -252,8 +252,10 @@ def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: f
                   "changed the measured biases only slightly")
     else:
         judged = "beyond the noise and the minimum effect"
-    subject = ("Finetuning moved the bias vectors from their untuned backbone" if reference_kind == "untuned backbone"
-               else f"The bias vectors differ from their backbone's {reference_kind} (not an untuned backbone)")
+    subject = ("Finetuning moved the bias vectors from their untuned backbone"
+               if reference_kind == "untuned backbone"
+               else f"The bias vectors differ from their backbone's {reference_kind} "
+                    "(not an untuned backbone)")
     return (f" {subject} by RMS {moved_text}; "
             f"two seeds of one cell differ by RMS {seeds:.3f}{noise_text} (score units): "
             f"{judged}.")
