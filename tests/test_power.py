@@ -167,3 +167,19 @@ def test_the_planner_asks_for_more_seeds_for_a_smaller_target():
     assert detectable_effect(grid_design(2, 2, seeds - 1), "backbone", 0.1, level) > 0.3
     assert seeds_needed(2, 2, sigma=0.1, target=0.15, level=level) > seeds
     assert seeds_needed(2, 2, sigma=0.1, target=1e-4, level=0.05, most=30) is None
+
+
+def test_the_planner_reads_the_noise_of_an_earlier_analysis_and_more_pairs_shrink_only_its_pair_part(
+        tmp_path):
+    from crosstune.analysis.plan import noise_from, plan
+
+    m, pairs = simulate_pairs({f"b{j}": PlantedBias(seed_sd=0.05, noise_sd=0.5) for j in range(4)},
+                              n_pairs=20, seed=11)
+    origin_table(m, pairs, SIMULATED).to_csv(tmp_path / "origins.csv", index=False)
+    noise = noise_from(tmp_path)
+    assert noise.n_pairs == 20 and noise.pair_sd == pytest.approx(0.5, rel=0.2)
+    now = plan(2, 2, 3, noise, biases=4).set_index("factor").detectable_effect
+    more_pairs = plan(2, 2, 3, noise, biases=4, pairs=200).set_index("factor").detectable_effect
+    assert (more_pairs < now).all()
+    needed = plan(2, 2, 3, noise, biases=4, target=0.1).set_index("factor").seeds_needed
+    assert needed["backbone"] is not None and needed["interaction"] > needed["backbone"]

@@ -11,8 +11,12 @@ content when either side shifts by at least `CONTENT_TOLERANCE`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from crosstune.store import PAIRS
 
 CONTENT_TOLERANCE = 0.02
 """Probability mass that must move between the two orders for a pair to count as read."""
@@ -47,3 +51,19 @@ def content_sensitivity(pairs: pd.DataFrame, tolerance: float = CONTENT_TOLERANC
     out = pd.DataFrame({"content_share": grouped.apply(lambda s: float((s >= tolerance).mean())),
                         "order_shift": grouped.mean()})
     return out.reindex(sorted(pairs["bias"].unique())).rename_axis("bias")
+
+
+def folder_content(folder: Path) -> pd.Series:
+    """Per bias, the content share of one evaluation folder (empty for folders written before
+    the per-order probabilities were stored)."""
+    try:
+        pairs = pd.read_parquet(folder / PAIRS, columns=["bias", "probs_control_orders",
+                                                         "probs_treatment_orders"])
+    except (OSError, ValueError, KeyError):
+        return pd.Series(dtype=float)
+    return content_sensitivity(pairs)["content_share"]
+
+
+def content_table(folders: dict[str, Path]) -> pd.DataFrame:
+    """models x biases: each model's content share per bias, from its evaluation folder."""
+    return pd.DataFrame({model: folder_content(folder) for model, folder in folders.items()}).T
