@@ -490,10 +490,10 @@ def power_sentence(table: pd.DataFrame, facts: DesignFacts, settings: OriginSett
     else:
         text = (f" With {per_cell} and seed SD {sd:.3f} (median over biases), this design detects "
                 f"{_join(found)} or more (80% power, median over biases; per bias in origins.csv)")
-        worst = max(float(np.nanmedian(table[f"mde_{f}"])) for f in FACTORS
-                    if table[f"mde_{f}"].notna().any())
-        text += (f"; the minimum effect {settings.min_effect:g} is "
-                 f"{'within' if worst <= settings.min_effect else 'below'} what it can see.")
+        unseen = [names[f] for f in FACTORS if table[f"mde_{f}"].notna().any()
+                  and np.nanmedian(table[f"mde_{f}"]) > settings.min_effect]
+        text += (f"; {_join(unseen)} of the minimum effect {settings.min_effect:g} can go unseen."
+                 if unseen else f"; effects of the minimum effect {settings.min_effect:g} are seen.")
     if facts.one_seed:
         text += (" With a single seed in some cell, the design cannot separate interaction from seed "
                  "noise: there is no interaction test and no seed-noise call.")
