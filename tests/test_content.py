@@ -45,3 +45,15 @@ def test_finetunes_that_lost_their_backbones_content_reading_are_flagged_in_the_
     assert check.answers_by_position.sum() == 6
     result = analyze(m, n_permutations=19, references=references, band=0.088, pairs=pairs, content=content)
     assert "6 of 12 models answer by letter position where their reference read the content" in result.verdict
+
+
+def test_the_job_table_flags_a_finetune_that_answers_by_position_where_its_backbone_read(tmp_path):
+    from crosstune.scores.content import POSITION_FLAG, content_gate
+    from crosstune.store import PAIRS
+
+    for name, reversed_canonical in (("base", [0.7, 0.3]), ("tuned", [0.3, 0.7])):
+        (tmp_path / name).mkdir()
+        _pairs("a", [0.7, 0.3], reversed_canonical).to_parquet(tmp_path / name / PAIRS)
+    assert content_gate(tmp_path / "tuned", tmp_path / "base") == f"0% (untuned 100%), {POSITION_FLAG}"
+    assert content_gate(tmp_path / "base", tmp_path / "base") == "100% (untuned 100%)"
+    assert content_gate(tmp_path / "missing", tmp_path / "base") == ""

@@ -67,3 +67,17 @@ def folder_content(folder: Path) -> pd.Series:
 def content_table(folders: dict[str, Path]) -> pd.DataFrame:
     """models x biases: each model's content share per bias, from its evaluation folder."""
     return pd.DataFrame({model: folder_content(folder) for model, folder in folders.items()}).T
+
+
+POSITION_FLAG = "answers by position"
+
+
+def content_gate(finetune: Path, backbone: Path) -> str:
+    """The job table's content check: the finetune's share of pairs read (mean over biases)
+    beside its untuned backbone's, flagged when it fell below half of it (empty before both
+    are evaluated)."""
+    own, base = folder_content(finetune).mean(), folder_content(backbone).mean()
+    if not (np.isfinite(own) and np.isfinite(base)):
+        return ""
+    flag = f", {POSITION_FLAG}" if own < 0.5 * base else ""
+    return f"{own:.0%} (untuned {base:.0%}){flag}"
