@@ -268,8 +268,15 @@ def _print_summary(summary, metric: str, full: Path) -> None:
     rows = [{"bias": row.bias, "n": str(row.n_scored), f"score ({metric})": f"{row.score:+.3f}",
              "95% CI": f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]", "p": f"{row.p_value:.3g}",
              "position effect": f"{row.position_effect:+.3f}", "valid mass": f"{row.valid_mass:.2f}",
-             "parse fail": f"{row.parse_failure_rate:.0%}"} for row in summary.itertuples()]
+             "parse fail": f"{row.parse_failure_rate:.0%}",
+             "reads content": _share(getattr(row, "content_share", float("nan")))}
+            for row in summary.itertuples()]
     _print_frame(pd.DataFrame(rows), "", full)
+
+
+def _share(value: float) -> str:
+    """A share of pairs as a percentage; 'n/a' where it was not measured (one order)."""
+    return "n/a" if value != value else f"{value:.0%}"
 
 
 def _print_position(position: PositionPreference) -> None:
@@ -287,7 +294,10 @@ def analyze_command(
     labels: Annotated[Path | None, typer.Option(help="factor labels per model (CSV or TOML)")] = None,
     rule: Annotated[list[str] | None, typer.Option(
         help="label rule factor=REGEX on model names (repeatable)")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="rows that are not biases")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="rows that are not biases, e.g. a task accuracy (case-insensitive, repeatable)")] = None,
+    drop: Annotated[list[str] | None, typer.Option(
+        help="models to leave out, e.g. released models in no cell (case-insensitive, repeatable)")] = None,
     orient: Annotated[Orient, typer.Option(help="which way a scores table lies")] = "auto",
     impute: Annotated[Impute, typer.Option(help="missing scores")] = "none",
     permutations: Annotated[int, typer.Option(help="permutations per p-value")] = 999,
@@ -296,7 +306,8 @@ def analyze_command(
     out: Annotated[Path, typer.Option(help="folder for tables, JSON and report")] = Path("runs/analysis"),
     html: Annotated[bool, typer.Option(help="also write report.html")] = True,
     reference: Annotated[list[str] | None, typer.Option(
-        help="BACKBONE=MODEL: compare that backbone's seeds with MODEL (repeatable)")] = None,
+        help="BACKBONE=MODEL: MODEL is that backbone's reference (released or untuned), in no test; "
+        "its seeds are compared with it (repeatable)")] = None,
     band: Annotated[float | None, typer.Option(
         help="neutral band for reference directions; default: the metric's (see --metric)")] = None,
     metric: Annotated[MetricName, typer.Option(
@@ -318,7 +329,7 @@ def analyze_command(
                               standardize=standardize, seed=seed,
                               band=band if band is not None else neutral_band(metric), html=html,
                               min_effect=min_effect if min_effect is not None else neutral_band(metric),
-                              keep_unlearned=keep_unlearned)
+                              keep_unlearned=keep_unlearned, drop=tuple(drop or ()))
     _print_analysis(result, out)
 
 
@@ -327,6 +338,38 @@ def _print_analysis(result, out: Path) -> None:
     for note in result.notes:
         console.print(f"note: {terminal(note)}")
     console.print(f"tables and report: {terminal(out)}")
+
+
+@app.command("plan")
+def plan_command(
+    source: Annotated[Path | None, typer.Argument(
+        help="an earlier analysis folder (origins.csv) or crosstune run folder: its noise")] = None,
+    backbones: Annotated[int, typer.Option(min=1, help="backbones in the planned grid")] = 2,
+    instructions: Annotated[int, typer.Option(min=1, help="instruction datasets in the grid")] = 2,
+    seeds: Annotated[int, typer.Option(min=1, help="seeds per backbone x instruction cell")] = 3,
+    biases: Annotated[int, typer.Option(min=1, help="biases analysed (the multiple-testing family)")] = 34,
+    target: Annotated[float | None, typer.Option(
+        min=0, help="effect (score units) to detect: prints the seeds per cell it needs")] = None,
+    pairs: Annotated[int | None, typer.Option(
+        min=1, help="pairs per bias planned (needs a source with per-pair noise)")] = None,
+    seed_sd: Annotated[float | None, typer.Option(
+        min=0, help="state the seed SD of one model's score instead of measuring it (default 0.10)")] = None,
+) -> None:
+    """The smallest effect a planned grid detects (80% power), and the seeds a target effect needs."""
+    from crosstune.analysis.plan import DEFAULT_SEED_SD, Noise, noise_from, plan, plan_sentence
+
+    if seed_sd is not None:
+        noise = Noise(seed_sd, source=f"stated seed SD {seed_sd:g}")
+    elif source is not None:
+        noise = noise_from(source)
+    else:
+        noise = Noise(DEFAULT_SEED_SD)
+    table = plan(backbones, instructions, seeds, noise, biases, target, pairs)
+    shown = table.assign(detectable_effect=table.detectable_effect.map(lambda v: f"{v:.3f}"),
+                         seed_sd=table.seed_sd.map(lambda v: f"{v:.3f}"))
+    _print_frame(shown[["factor", "df", "df_residual", "detectable_effect"]
+                       + (["seeds_needed"] if target is not None else [])], "")
+    console.print(terminal(plan_sentence(table, backbones, instructions, seeds, noise, pairs)))
 
 
 @app.command("report")

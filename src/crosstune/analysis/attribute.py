@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +15,15 @@ from crosstune.analysis.clustering import clustering_table, cosine_similarity, k
 from crosstune.analysis.inputs import load_matrix
 from crosstune.analysis.matrix import BiasMatrix, Impute, Orient
 from crosstune.analysis.origins import (
+    CONTENT_FLOOR,
     DEFAULT_MIN_EFFECT,
     SIGNALS,
     OriginSettings,
     PairScores,
+    design_facts,
     origin_sentence,
     origin_table,
+    unregistered,
 )
 from crosstune.analysis.seeds import reference_agreement, seed_sd, seeded, sign_agreement
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
@@ -47,7 +51,8 @@ class Analysis:
 
 def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False, seed: int = 0,
             references: dict[str, pd.Series] | None = None, band: float | None = None,
-            pairs: PairScores | None = None, min_effect: float = DEFAULT_MIN_EFFECT) -> Analysis:
+            pairs: PairScores | None = None, min_effect: float = DEFAULT_MIN_EFFECT,
+            reference_kind: str = "reference model", content: pd.DataFrame | None = None) -> Analysis:
     """Seed spread, similarity, clustering by each factor, K-Means, PCA, variance shares, and
     the per-bias origin calls.
 
@@ -56,7 +61,11 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     ±band neutral; the band depends on the metric's scale, so it must be given with the
     references. `pairs`: every model's per-pair scores, the measurement noise of the origin calls
     (without them seeds are the only noise seen); `min_effect`: the smallest difference in score
-    units that can be called an origin.
+    units that can be called an origin; `reference_kind`: what the references are, in the verdict's
+    words ('untuned backbone' for a cross-tuning run, else 'reference model'); `content`: models x
+    biases, the share of pairs each model answers by content (scores/content.py): a bias most
+    analysed models answer by position is `not measured`, and models that lost their reference's
+    content reading are flagged.
     """
     if len(m.scores) < MIN_MODELS or m.scores.shape[1] < 1:
         raise CrosstuneError(f"{len(m.scores)} model(s) x {m.scores.shape[1]} bias(es) selected: the "
@@ -92,14 +101,23 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     if {"backbone", "instruction"} <= set(m.factors.columns):
         not_seeds = sorted(m.factors.index[~seeded(m)])
         if not_seeds:
-            notes.append(f"no seed label, so not counted as seeds (still in their backbone and "
-                         f"instruction groups): {not_seeds}")
+            notes.append(f"no seed label, so not counted as seeds: references in no origin test and "
+                         f"no seed spread (still in the clustering and variance shares): {not_seeds}")
         tables["seed_sd"] = seed_sd(m)
         tables["sign_agreement"] = sign_agreement(m)
         if references:
             tables["reference_agreement"] = reference_agreement(m, references, band)  # type: ignore[arg-type]
         origin_settings = OriginSettings(min_effect=min_effect, seed=seed)
-        tables["origins"] = origin_table(m, pairs, origin_settings)
+        reading = None
+        if content is not None and not content.empty:
+            tables["content"] = content_check(m, content, references or {})
+            reading = reads_content(m, content)
+        tables["origins"] = origin_table(m, pairs, origin_settings, reading)
+        other = unregistered(list(m.scores.columns))
+        if other and len(other) < m.scores.shape[1]:
+            notes.append(f"row(s) matching no registered bias (case and spacing ignored), tested in "
+                         f"their own Benjamini-Hochberg family so they do not move the biases' calls; "
+                         f"leave one out with --exclude NAME: {other}")
         signal = list(tables["origins"].bias[tables["origins"].origin.isin(SIGNALS)])
         shares = variance_shares(m)
         tables["variance"] = shares.per_bias
@@ -120,10 +138,52 @@ def analyze(m: BiasMatrix, n_permutations: int = 999, standardize: bool = False,
     settings = {"n_permutations": n_permutations, "standardize": standardize, "seed": seed,
                 "neutral_band": band if references else None,
                 "min_effect": min_effect if "origins" in tables else None,
-                "n_models": len(m.scores), "n_biases": m.scores.shape[1]}
+                "n_models": len(m.scores), "n_biases": m.scores.shape[1],
+                "references": reference_kind if references else None}
     analysis = Analysis(m, tables, settings, "", notes, explained.tolist(), backbone_test)
     analysis.verdict = verdict(analysis)
     return analysis
+
+
+def reads_content(m: BiasMatrix, content: pd.DataFrame) -> pd.Series:
+    """Per bias, the share of the seeded models that read its content on most of its pairs."""
+    models = [x for x in m.scores.index[seeded(m)] if x in content.index]
+    shares = content.reindex(index=models, columns=m.scores.columns)
+    return (shares >= CONTENT_FLOOR).where(shares.notna()).mean()
+
+
+def content_check(m: BiasMatrix, content: pd.DataFrame, references: dict[str, pd.Series]
+                  ) -> pd.DataFrame:
+    """Per analysed model: its mean content share over biases beside its backbone reference's, and
+    whether it answers by position where the reference read the content (share below half the
+    reference's; below 0.1 with no reference)."""
+    rows = []
+    for model, backbone in m.factors["backbone"].items():
+        if model not in content.index:
+            continue
+        own = float(content.loc[model].reindex(m.scores.columns).mean())
+        ref = references.get(backbone)
+        ref_share = (float(content.loc[ref.name].reindex(m.scores.columns).mean())
+                     if ref is not None and ref.name in content.index else float("nan"))
+        flagged = own < 0.5 * ref_share if np.isfinite(ref_share) else own < 0.1
+        rows.append({"model": model, "backbone": backbone, "content_share": own,
+                     "reference": ref.name if ref is not None else "", "reference_content_share": ref_share,
+                     "answers_by_position": bool(flagged)})
+    return pd.DataFrame(rows, columns=["model", "backbone", "content_share", "reference",
+                                       "reference_content_share", "answers_by_position"])
+
+
+def _content_sentence(check: pd.DataFrame) -> str:
+    """The models that answer by letter position, named like an unlearned finetune."""
+    flagged = check[check.answers_by_position]
+    if flagged.empty:
+        return ""
+    names = ", ".join(f"{r.model} ({r.content_share:.0%}, reference {r.reference_content_share:.0%})"
+                      if np.isfinite(r.reference_content_share) else f"{r.model} ({r.content_share:.0%})"
+                      for r in flagged.itertuples())
+    return (f" {len(flagged)} of {len(check)} models answer by letter position where their reference "
+            f"read the content (share of pairs read: {names}): a model that answers by position "
+            "scores 0 on every bias by construction, so its scores say nothing about the biases.")
 
 
 def _subset(m: BiasMatrix, biases: list[str]) -> BiasMatrix:
@@ -190,9 +250,15 @@ def verdict(a: Analysis) -> str:
     text = "Across {} models and {} biases, {}.".format(
         a.settings["n_models"], a.settings["n_biases"], "; ".join(parts) or "no labelling to test")
     if "origins" in a.tables:
-        text += origin_sentence(a.tables["origins"], OriginSettings(min_effect=a.settings["min_effect"]))
+        origins = a.tables["origins"]
+        facts = design_facts(a.matrix)
+        facts = dataclasses.replace(facts, has_pairs=bool(origins.n_pairs.max()))
+        text += origin_sentence(origins, OriginSettings(min_effect=a.settings["min_effect"]), facts)
+    if "content" in a.tables:
+        text += _content_sentence(a.tables["content"])
     if "movement" in a.tables and not a.tables["movement"].empty:
-        text += _movement_sentence(a.tables["movement"], a.tables["origins"], a.settings["min_effect"])
+        text += _movement_sentence(a.tables["movement"], a.tables["origins"], a.settings["min_effect"],
+                                   a.settings.get("references") or "reference model")
     if "variance" in a.tables:
         aggregates = a.tables["variance_aggregates"].set_index("aggregate")
         if "pooled_signal" in aggregates.index:
@@ -201,8 +267,8 @@ def verdict(a: Analysis) -> str:
             text += _gap_sentence(a.backbone_test)
         else:
             text += (" No bias carries a signal, so no factor is called dominant: the shares over "
-                     "all biases (variance.csv) divide differences within noise"
-                     f"{_noise_gap(a.backbone_test)}.")
+                     "all biases (variance.csv) divide differences that are below the minimum "
+                     f"effect or not distinguishable from noise{_noise_gap(a.backbone_test)}.")
     if "reference_agreement" in a.tables and not a.tables["reference_agreement"].empty:
         share = a.tables["reference_agreement"].share_preserved.mean()
         text += (f" The seeds' majority keeps the reference model's direction on {share:.0%} of "
@@ -221,10 +287,11 @@ def _floor(null: str) -> str:
     return ""
 
 
-def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: float) -> str:
-    """How far finetuning moved the bias vectors, against seed and measurement noise."""
+def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: float,
+                       reference_kind: str = "reference model") -> str:
+    """How far the models sit from their backbone's reference, against seed and measurement noise."""
     per_backbone = moved.groupby("backbone").rms_change.mean()
-    seeds = float(np.sqrt(np.nanmean(origins.seed_difference**2)))
+    seeds = float(np.sqrt(np.nanmean(2 * origins.seed_sd**2)))
     noise = float(np.sqrt(np.nanmean(origins.noise**2))) if origins.noise.notna().any() else np.nan
     noise_text = f", measurement noise {noise:.3f}" if np.isfinite(noise) else ""
     floor = np.nanmax([seeds, noise]) if np.isfinite(noise) else seeds
@@ -236,7 +303,11 @@ def _movement_sentence(moved: pd.DataFrame, origins: pd.DataFrame, min_effect: f
                   "changed the measured biases only slightly")
     else:
         judged = "beyond the noise and the minimum effect"
-    return (f" Finetuning moved the bias vectors from their untuned backbone by RMS {moved_text}; "
+    subject = ("Finetuning moved the bias vectors from their untuned backbone"
+               if reference_kind == "untuned backbone"
+               else f"The bias vectors differ from their backbone's {reference_kind} "
+                    "(not an untuned backbone)")
+    return (f" {subject} by RMS {moved_text}; "
             f"two seeds of one cell differ by RMS {seeds:.3f}{noise_text} (score units): "
             f"{judged}.")
 
@@ -329,7 +400,8 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
                  orient: Orient = "auto", impute: Impute = "none", references: list[str] | None = None,
                  permutations: int = 999, standardize: bool = False, seed: int = 0,
                  band: float | None = None, html: bool = True,
-                 min_effect: float = DEFAULT_MIN_EFFECT, keep_unlearned: bool = False) -> Analysis:
+                 min_effect: float = DEFAULT_MIN_EFFECT, keep_unlearned: bool = False,
+                 drop: tuple[str, ...] = ()) -> Analysis:
     """`crosstune analyze` as one call: the output folder is checked before any work."""
     if permutations < 1:
         raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
@@ -339,8 +411,9 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
     if not 0 <= min_effect < float("inf"):
         raise CrosstuneError(f"--min-effect must be a finite number >= 0, got {min_effect}")
     claim(out, "crosstune-analysis")
-    loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references, keep_unlearned)
+    loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references, keep_unlearned, drop)
     result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band,
-                     loaded.pairs, min_effect)
+                     loaded.pairs, min_effect,
+                     "untuned backbone" if loaded.run is not None else "reference model", loaded.content)
     write_analysis(result, out, loaded.cis, html, loaded.run)
     return result

@@ -13,8 +13,10 @@ from crosstune.analysis.matrix import (
     Orient,
     assemble,
     drop_excluded,
+    drop_models,
     labels_from_rules,
     labels_from_table,
+    match_names,
     numeric_scores,
     read_csv,
     read_run_folders,
@@ -23,6 +25,7 @@ from crosstune.analysis.matrix import (
 from crosstune.analysis.origins import PairScores, read_pair_table
 from crosstune.errors import CrosstuneError
 from crosstune.lab.run_folder import UNTUNED, RunFolder
+from crosstune.scores.content import content_table
 from crosstune.store import BIAS_COLUMN, BIASES, CI_COLUMNS, LABELS, SCORES, SPEC
 
 
@@ -37,6 +40,9 @@ class Loaded:
     """The cross-tuning run folder the matrix came from, whose own files the report shows."""
     pairs: PairScores | None = None
     """Every model's per-pair scores (evaluation and run folders): the origin calls' noise."""
+    content: pd.DataFrame | None = None
+    """models x biases: the share of pairs each model answers by content, not letter position
+    (evaluation and run folders; references and untuned backbones included)."""
 
 
 def _split_references(scores: pd.DataFrame, references: list[str]
@@ -44,8 +50,10 @@ def _split_references(scores: pd.DataFrame, references: list[str]
     """Pull 'BACKBONE=MODEL' reference rows out of the scores (they need no labels)."""
     found: dict[str, pd.Series] = {}
     for item in references:
-        backbone, sep, model = item.partition("=")
-        if not sep or not backbone or model not in scores.index:
+        backbone, sep, name = item.partition("=")
+        matched, _ = match_names([name], list(map(str, scores.index)))
+        model = matched[0] if len(matched) == 1 else None
+        if not sep or not backbone or model is None:
             raise CrosstuneError(f"--reference {item!r}: expected BACKBONE=MODEL with MODEL one of "
                                  f"the scored models ({', '.join(map(str, scores.index[:8]))}, ...)")
         if backbone in found:
@@ -57,10 +65,12 @@ def _split_references(scores: pd.DataFrame, references: list[str]
 
 def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str] | None = None,
                 exclude: tuple[str, ...] = (), orient: Orient = "auto", impute: Impute = "none",
-                references: list[str] | None = None, keep_unlearned: bool = False) -> Loaded:
+                references: list[str] | None = None, keep_unlearned: bool = False,
+                drop: tuple[str, ...] = ()) -> Loaded:
     """The matrix, references, and per-model CI tables (eval run folders only).
 
-    `keep_unlearned`: a run folder's finetunes that failed the quality check are analysed too."""
+    `keep_unlearned`: a run folder's finetunes that failed the quality check are analysed too;
+    `drop`: models left out (names matched case-insensitively), e.g. released models in no cell."""
     cis: dict[str, pd.DataFrame] = {}
     runs = [p for p in inputs if (p / SPEC).exists()]
     if runs and (labels is not None or rules or len(inputs) > 1):
@@ -71,7 +81,8 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
         matrix, untuned = cross_run(inputs[0], exclude, keep_unlearned, impute)
         folders = RunFolder(inputs[0]).eval_folders()
         pairs = _pairs_of(list(matrix.scores.index), folders)
-        return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs)
+        return Loaded(matrix, references=untuned, run=inputs[0], pairs=pairs,
+                      content=content_table(folders) if folders else None)
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise CrosstuneError(f"input(s) not found: {missing}")
@@ -89,10 +100,14 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
                 cis[model] = table[list(CI_COLUMNS)]
     if labels is None and not rules:
         raise CrosstuneError("give factor labels: --labels FILE (CSV or TOML) or --rule factor=REGEX")
+    scores = drop_models(scores, drop, "the scores")
     scores, found = _split_references(scores, references or [])
     factors = labels_from_table(labels) if labels else labels_from_rules(list(scores.index), rules or [])
     matrix = assemble(scores, factors, impute)
-    return Loaded(matrix, cis, found, pairs=_pairs_of(list(matrix.scores.index), folders))
+    if drop:
+        matrix.notes.append(f"left out (--drop): {list(drop)}")
+    return Loaded(matrix, cis, found, pairs=_pairs_of(list(matrix.scores.index), folders),
+                  content=content_table(folders) if folders else None)
 
 
 def _pairs_of(models: list[str], folders: dict[str, Path]) -> PairScores | None:

@@ -92,15 +92,40 @@ def read_scores_table(path: Path, orient: Orient = "auto", exclude: tuple[str, .
     return numeric_scores(drop_excluded(table, exclude, str(path)), path)
 
 
+def _key(name: object) -> str:
+    """A row or model name compared case- and spacing-insensitively."""
+    return re.sub(r"[\s_\-]+", " ", str(name)).strip().lower()
+
+
+def match_names(wanted: tuple[str, ...] | list[str], names: list[str]) -> tuple[list[str], list[str]]:
+    """(names matched, wanted ones that match none), case and spacing ignored."""
+    by_key: dict[str, list[str]] = {}
+    for name in names:
+        by_key.setdefault(_key(name), []).append(name)
+    found = [n for w in wanted for n in by_key.get(_key(w), [])]
+    return list(dict.fromkeys(found)), [w for w in wanted if _key(w) not in by_key]
+
+
 def drop_excluded(table: pd.DataFrame, exclude: tuple[str, ...], source: str) -> pd.DataFrame:
-    """Drop --exclude rows; an unknown name or excluding every bias is an error."""
-    missing = [e for e in exclude if e not in table.columns]
+    """Drop --exclude rows (names matched case- and spacing-insensitively: `mmlu` drops `MMLU`);
+    an unknown name or excluding every bias is an error."""
+    found, missing = match_names(exclude, list(map(str, table.columns)))
     if missing:
-        raise CrosstuneError(f"--exclude names {missing}, which are not biases in {source}")
-    table = table.drop(columns=list(exclude))
+        raise CrosstuneError(f"--exclude names {missing}, which are not biases in {source} "
+                             f"(rows: {', '.join(map(str, table.columns[:12]))}, ...)")
+    table = table.drop(columns=found)
     if table.shape[1] == 0:
         raise CrosstuneError(f"--exclude leaves no bias to analyse in {source}")
     return table
+
+
+def drop_models(table: pd.DataFrame, drop: tuple[str, ...], source: str) -> pd.DataFrame:
+    """Leave --drop models out (names matched case- and spacing-insensitively)."""
+    found, missing = match_names(drop, list(map(str, table.index)))
+    if missing:
+        raise CrosstuneError(f"--drop names {missing}, which are not models in {source} "
+                             f"(models: {', '.join(map(str, table.index[:12]))}, ...)")
+    return table.drop(index=found)
 
 
 def _detect_orientation(raw: pd.DataFrame) -> Orient:
@@ -202,10 +227,12 @@ def _labels_from_toml(path: Path) -> pd.DataFrame:
 
 
 def labels_from_rules(models: list[str], rules: list[str]) -> pd.DataFrame:
-    """Rules 'factor=REGEX': the first capture group (or whole match) is the label.
+    """Rules 'factor=REGEX', matched case-insensitively: the first capture group (or whole match),
+    lower-cased, is the label (`backbone=^(olmo|t5)` labels 'OLMo-7B' and 'olmo-2' alike 'olmo').
 
     A model the seed rule does not match gets an empty seed (a released model, not a seed);
-    the other rules must match every model.
+    the other rules must match every model (leave a released model out with --drop, or give it as
+    a --reference).
     """
     columns: dict[str, dict[str, str]] = {}
     for rule in rules:
@@ -215,7 +242,7 @@ def labels_from_rules(models: list[str], rules: list[str]) -> pd.DataFrame:
         if factor in columns:
             raise CrosstuneError(f"label rule for {factor!r} given twice; give one rule per factor")
         try:
-            regex = re.compile(pattern)
+            regex = re.compile(pattern, re.IGNORECASE)
         except re.error as err:
             raise CrosstuneError(f"label rule {rule!r}: invalid regular expression ({err})") from None
         columns[factor] = {}
@@ -225,9 +252,10 @@ def labels_from_rules(models: list[str], rules: list[str]) -> pd.DataFrame:
                 columns[factor][model] = ""
                 continue
             if match is None:
-                raise CrosstuneError(f"label rule {rule!r} matches no part of model name {model!r}")
+                raise CrosstuneError(f"label rule {rule!r} matches no part of model name {model!r}; "
+                                     "leave it out with --drop, or give it as a --reference")
             label = match.group(1) if regex.groups else match.group(0)
-            columns[factor][model] = label or ""
+            columns[factor][model] = (label or "").lower()
     return pd.DataFrame(columns)
 
 

@@ -31,6 +31,7 @@ from crosstune.models.embedded import EMBEDDED
 from crosstune.models.loader import check_model_spec, load_tokenizer
 from crosstune.paths import result_cache
 from crosstune.progress import Progress
+from crosstune.scores.content import content_gate
 from crosstune.store import (
     LABELS,
     LOG,
@@ -179,7 +180,9 @@ def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
         model = run.finetune(job)
         rows.append({"job_id": job.spec.job_id, "backbone": model.backbone, "dataset": model.instruction,
                      "seed": job.spec.seed, "data_seed": job.spec.data_seed,
-                     "state": job.status.state if job.status else "pending"})
+                     "state": job.status.state if job.status else "pending",
+                     "reads content": content_gate(model.eval_folder,
+                                                   run.untuned(model.backbone).eval_folder)})
     return pd.DataFrame(rows)
 
 

@@ -54,7 +54,9 @@ def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None =
         if "seed_sd" in a.tables and not a.tables["seed_sd"].empty:
             figures.append(("Seed spread", plots.seed_spread(a.tables["seed_sd"])))
         if "origins" in a.tables:
-            figures.append(("Origin of each bias (shares with 95% CIs; the call on the right)",
+            figures.append(("Origin of each bias (shares with 95% CIs; on the right the call and the "
+                            "smallest backbone (b) and instruction (i) effects the design detects, "
+                            "80% power)",
                             plots.origin_shares(a.tables["origins"])))
         if "variance" in a.tables:
             figures.append(("Variance shares per bias", plots.variance_bars(a.tables["variance"])))

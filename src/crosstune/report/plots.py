@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crosstune.analysis.origins import SIGNALS
+
 MARKERS = "osD^vP*X"
 
 
@@ -93,8 +95,17 @@ def seed_spread(seed_sd: pd.DataFrame) -> str:
     return _encode(fig)
 
 
+def _detectable(row: pd.Series) -> str:
+    """The smallest backbone / instruction effect the design detects on this bias (80% power)."""
+    shown = [f"{name} {row[f'mde_{factor}']:.2f}"
+             for factor, name in (("backbone", "b"), ("instruction", "i"))
+             if f"mde_{factor}" in row and np.isfinite(row[f"mde_{factor}"])]
+    return f"  (detects {', '.join(shown)})" if shown else ""
+
+
 def origin_shares(origins: pd.DataFrame) -> str:
-    """Per bias: backbone and instruction shares with 95% whiskers, the called origin beside it."""
+    """Per bias: backbone and instruction shares with 95% whiskers, the called origin beside it
+    with the smallest effect per factor the design detects on that bias."""
     table = origins.iloc[::-1].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(table) + 1)))
     y = np.arange(len(table))
@@ -106,9 +117,10 @@ def origin_shares(origins: pd.DataFrame) -> str:
         ax.barh(y + offset, share, height=0.34, color=colour, label=factor,
                 xerr=[low, high], error_kw={"elinewidth": 0.8, "capsize": 2})
     ax.set_yticks(y, table["bias"])
-    for i, origin in enumerate(table["origin"]):
-        ax.text(1.03, i, origin, va="center", fontsize=8, transform=ax.get_yaxis_transform(),
-                color="black" if origin in ("no signal", "seed noise") else "C3")
+    for i, row in table.iterrows():
+        ax.text(1.03, i, f"{row['origin']}{_detectable(row)}", va="center", fontsize=8,
+                transform=ax.get_yaxis_transform(),
+                color="C3" if row["origin"] in SIGNALS else "black")
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the between-model variance (95% bootstrap CI)")
     ax.legend(fontsize=8, loc="lower right")

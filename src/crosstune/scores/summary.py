@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crosstune.scores.content import COLUMNS as CONTENT_COLUMNS
+from crosstune.scores.content import content_sensitivity
 from crosstune.scores.metrics import METRICS
 
 
@@ -39,8 +41,11 @@ def summarise(pairs: pd.DataFrame, metric: str, seed: int) -> pd.DataFrame:
     ``score``/``ci_low``/``ci_high``/``p_value`` are the headline metric's; every metric also
     has its own ``score_<m>``, ``ci_low_<m>``, ``ci_high_<m>``. ``position_effect`` is half the
     gap between the headline scores of the as-listed and the reversed presentation alone: what
-    counterbalancing cancelled (NaN with one order).
+    counterbalancing cancelled (NaN with one order). ``content_share`` / ``order_shift``: how much
+    the answers follow the content rather than the letter position (scores/content.py).
     """
+    content = (content_sensitivity(pairs) if {"probs_control_orders", "probs_treatment_orders"}
+               <= set(pairs.columns) else pd.DataFrame(columns=CONTENT_COLUMNS))
     rows = []
     for bias, group in pairs.groupby("bias", sort=True):
         main = group[f"score_{metric}"].to_numpy(dtype=float)
@@ -64,5 +69,7 @@ def summarise(pairs: pd.DataFrame, metric: str, seed: int) -> pd.DataFrame:
         row["valid_mass"] = _mean(group[["valid_mass_control", "valid_mass_treatment"]]
                                   .to_numpy(dtype=float).ravel())
         row["parse_failure_rate"] = float(group["parse_failed"].mean())
+        for column in CONTENT_COLUMNS:
+            row[column] = float(content[column].get(bias, np.nan))
         rows.append(row)
     return pd.DataFrame(rows)
