@@ -29,7 +29,7 @@ from crosstune.evaluate import EvalConfig, build_pairs, evaluate, presentations
 from crosstune.models import load_model
 from crosstune.models.embedded import EMBEDDED
 from crosstune.respondents.model import ModelRespondent
-from crosstune.respondents.served import connect
+from crosstune.served.backend import connect
 from crosstune.served.settings import ServedSettings
 from tests.llama_server import ALIAS, LlamaServer
 

@@ -16,8 +16,9 @@ import pytest
 from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, build_pairs, presentations, score_pairs
+from crosstune.respondents.model import ModelRespondent
 from crosstune.respondents.scripted import UNBIASED, Invariant, PositionalPrior, scripted_respondents
-from crosstune.respondents.served import ServedRespondent, connect
+from crosstune.served.backend import connect
 from crosstune.served.client import TokenChoice
 from crosstune.served.letters import read_letters
 from crosstune.served.settings import ServedSettings
@@ -34,6 +35,11 @@ def built():
 
 def _settings(stub: StubServer, **extra) -> ServedSettings:
     return ServedSettings(model=stub.model, base_url=stub.url, **{**FAST, **extra})
+
+
+def _connect(settings: ServedSettings, cache: ResultCache | None) -> ModelRespondent:
+    """The served backend, checked, as the evaluation asks it."""
+    return ModelRespondent(connect(settings, cache))
 
 
 def _scores(respondent, pairs) -> np.ndarray:
@@ -59,7 +65,8 @@ def test_known_answer_respondents_score_the_same_through_a_server(built, endpoin
     for scripted in chosen:
         stub = StubServer(script(scripted, prompts)).start()
         try:
-            served = connect(_settings(stub, endpoint=endpoint), ResultCache(tmp_path / f"{endpoint}.sqlite"))
+            served = _connect(_settings(stub, endpoint=endpoint),
+                              ResultCache(tmp_path / f"{endpoint}.sqlite"))
             table, answers = score_pairs(served, built)
         finally:
             stub.stop()
@@ -80,7 +87,7 @@ def test_429_and_500_are_retried_and_retry_after_is_honoured(built, tmp_path):
     prompts = presentations(built[:3])
     stub = StubServer(script(PositionalPrior(), prompts)).start()
     try:
-        served = connect(_settings(stub, concurrency=1, retries=3), None)
+        served = _connect(_settings(stub, concurrency=1, retries=3), None)
         stub.failures = [(429, {"Retry-After": "0.5"}), (500, {}), (503, {})]
         started = time.perf_counter()
         answers = served.answer(prompts)
@@ -97,7 +104,7 @@ def test_429_and_500_are_retried_and_retry_after_is_honoured(built, tmp_path):
 def test_retries_give_up_with_one_line(built):
     stub = StubServer(script(PositionalPrior(), [])).start()
     try:
-        served = connect(_settings(stub, retries=1), None)
+        served = _connect(_settings(stub, retries=1), None)
         stub.failures = [(500, {})] * 10
         with pytest.raises(CrosstuneError, match=r"still failing after 2 tries .*500.*run the same"):
             served.answer(presentations(built[:1]))
@@ -110,15 +117,15 @@ def test_a_server_killed_mid_run_resumes_from_the_cache(built, tmp_path):
     answer = script(PositionalPrior(), prompts)
     cache = ResultCache(tmp_path / "results.sqlite")
     first = StubServer(answer, die_after=1 + 20).start()  # the check request, then 20 answers
-    served = connect(_settings(first, concurrency=4, retries=1), cache)
+    served = _connect(_settings(first, concurrency=4, retries=1), cache)
     with pytest.raises(CrosstuneError, match="run the same command again"):
         served.answer(prompts)
     port = first.port
     time.sleep(0.2)
     second = StubServer(answer, port=port).start()
     try:
-        again = connect(_settings(second, concurrency=4), cache)
-        assert again.fingerprint == served.fingerprint
+        again = _connect(_settings(second, concurrency=4), cache)
+        assert again.backend.fingerprint == served.backend.fingerprint
         answers = again.answer(prompts)
     finally:
         second.stop()
@@ -133,18 +140,18 @@ def test_a_server_without_logprobs_falls_back_to_generation_and_says_so(built, t
     prompts = presentations(built[:4])
     stub = StubServer(script(PositionalPrior(), prompts), logprobs=False).start()
     try:
-        served = connect(_settings(stub), None)
+        served = _connect(_settings(stub), None)
         answers = served.answer(prompts)
     finally:
         stub.stop()
-    assert served.generate and "no log-probabilities" in served.describe()["scoring"]
+    assert not served.backend.scores_options and "no log-probabilities" in served.describe()["scoring"]
     assert all(a.probs[0] == 1.0 for a in answers)  # the stub generates its argmax: the first letter
 
 
 def test_the_manifest_names_what_identifies_the_model(built, tmp_path):
     stub = StubServer(script(PositionalPrior(), []), fingerprint=None).start()
     try:
-        served: ServedRespondent = connect(_settings(stub, revision="v1.2"), None)
+        served = _connect(_settings(stub, revision="v1.2"), None)
     finally:
         stub.stop()
     described = served.describe()
@@ -256,7 +263,7 @@ def test_a_fingerprint_change_during_the_run_is_warned_and_recorded(built, caplo
     prompts = presentations(built[:1])
     stub = StubServer(script(PositionalPrior(), prompts), fingerprint="fp-a").start()
     try:
-        served = connect(_settings(stub), None)
+        served = _connect(_settings(stub), None)
         stub.fingerprint = "fp-b"
         with caplog.at_level(logging.WARNING, logger="crosstune"):
             served.answer(prompts)

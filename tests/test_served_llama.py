@@ -18,7 +18,7 @@ from crosstune.evaluate import EvalConfig, build_pairs, presentations
 from crosstune.models import load_model
 from crosstune.models.embedded import EMBEDDED
 from crosstune.respondents.model import ModelRespondent
-from crosstune.respondents.served import connect
+from crosstune.served.backend import connect
 from crosstune.served.settings import ServedSettings
 from tests.conftest import USER_HOME
 from tests.llama_server import ALIAS, LlamaServer
@@ -68,7 +68,7 @@ def _settings(url: str, **extra) -> ServedSettings:
 
 
 def test_llama_server_letters_match_in_process_scores(server, prompts, in_process, tmp_path):
-    served = connect(_settings(server.url), ResultCache(tmp_path / "results.sqlite"))
+    served = ModelRespondent(connect(_settings(server.url), ResultCache(tmp_path / "results.sqlite")))
     answers = served.answer(prompts)
     got = np.array([a.probs for a in answers], dtype=object)
     diffs = [float(np.abs(np.asarray(s) - np.asarray(i.probs)).max())
@@ -100,10 +100,11 @@ def test_llama_server_killed_mid_run_resumes_from_the_cache(server, prompts, in_
             server.stop()
 
     with pytest.raises(CrosstuneError, match="run the same command again"):
-        connect(_settings(server.url, concurrency=2), cache).answer(some, kill_after_three)
+        ModelRespondent(connect(_settings(server.url, concurrency=2), cache)).answer(some, kill_after_three)
     server.start()
     counts: list[int] = []
-    resumed = connect(_settings(server.url, concurrency=2), cache).answer(some, counts.append)
+    resumed = ModelRespondent(connect(_settings(server.url, concurrency=2), cache))
+    resumed = resumed.answer(some, counts.append)
     assert counts[0] >= 3  # the first report is the answers found in the cache
     assert sum(counts) == len(some)
     agree = np.mean([int(np.argmax(s.probs)) == int(np.argmax(i.probs))

@@ -161,7 +161,12 @@ class _RichProgress:
     def advance(self, done: int) -> None:
         InterruptLatch.check()
         if self.task is not None:
-            self.bar.advance(self.task, done)
+            self.bar.update(self.task, advance=done, status="")
+
+    def note(self, text: str) -> None:
+        """A passing remark beside the bar (a served request being retried), until the next unit."""
+        if self.task is not None:
+            self.bar.update(self.task, status=terminal(text))
 
 
 class _RateColumn(ProgressColumn):
@@ -173,7 +178,8 @@ class _RateColumn(ProgressColumn):
 
 def _progress_bar() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), console=console)
+                    MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+                    TextColumn("[yellow]{task.fields[status]}"), console=console)
 
 
 @app.command("eval", cls=ManyValues)
@@ -235,16 +241,10 @@ def eval_command(
         raise CrosstuneError("--adapter, --device, --dtype, --trust-remote-code and --format apply to "
                              "local models; a served model's server decides them")
     with _progress_bar() as bar:
-        if served is not None:
-            from crosstune.served.evaluate import evaluate_served
-
-            result, folder = evaluate_served(served, config, out, _RichProgress(bar))
-        else:
-            result, folder = evaluate_model(model, config, out, adapter=adapter,
-                                            prompt_format=prompt_format,
-                                            device=device, dtype=dtype,
-                                            trust_remote_code=trust_remote_code,
-                                            progress=_RichProgress(bar))
+        result, folder = evaluate_model(model, config, out, adapter=adapter,
+                                        prompt_format=prompt_format, device=device, dtype=dtype,
+                                        trust_remote_code=trust_remote_code, served=served,
+                                        progress=_RichProgress(bar))
     _print_summary(result.summary, metric, folder / BIASES)
     _print_position(result.manifest.position_preference)
     timing = result.manifest.timing_s or EvalTiming()
