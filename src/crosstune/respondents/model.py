@@ -21,13 +21,14 @@ GENERATE_TOKENS = 12
 """Tokens generated per prompt in generate mode."""
 
 
-def as_backend(model: ModelHandle | Backend, cache: ResultCache | None = None,
-               token_budget: int = 2048) -> Backend:
-    """A loaded ModelHandle becomes a LocalBackend; a backend is used as it is."""
+def as_backend(model: ModelHandle | Backend, cache: ResultCache | None = None, **local: Any
+               ) -> Backend:
+    """A loaded ModelHandle becomes a LocalBackend (`local`: its token budget, batch size); a
+    backend is used as it is."""
     if isinstance(model, ModelHandle):
         from crosstune.engine.local import LocalBackend
 
-        return LocalBackend(model, cache, token_budget)
+        return LocalBackend(model, cache, **local)
     return model
 
 
@@ -39,7 +40,7 @@ class ModelRespondent:
 
     def __init__(self, model: ModelHandle | Backend, method: Method = "probability",
                  cache: ResultCache | None = None, token_budget: int = 2048):
-        self.backend = as_backend(model, cache, token_budget)
+        self.backend = as_backend(model, cache, token_budget=token_budget)
         self.name = self.backend.name
         self.kind: Method = method if self.backend.scores_options else "generate"
         self.method = self.backend.method_name(self.kind == "generate")
