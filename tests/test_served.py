@@ -272,3 +272,59 @@ def test_a_fingerprint_change_during_the_run_is_warned_and_recorded(built, caplo
     assert served.describe()["system_fingerprint"] == "fp-a"
     assert served.describe()["fingerprints_changed_to"] == ["fp-b"]
     assert sum("changed from fp-a to fp-b" in r.message for r in caplog.records) == 1
+
+
+def test_a_server_that_ignores_continue_final_message_is_refused_naming_completions(built):
+    stub = StubServer(script(PositionalPrior(), []), continues=False).start()
+    try:
+        with pytest.raises(CrosstuneError, match=r"ignores continue_final_message.*--endpoint "
+                                                 "completions") as refused:
+            connect(_settings(stub, endpoint="chat-continue"), None)
+    finally:
+        stub.stop()
+    assert "\n" not in str(refused.value)
+
+
+def test_logprobs_not_supported_is_final_at_once_and_names_the_fix(built):
+    stub = StubServer(script(PositionalPrior(), []), refuse_logprobs=True).start()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(CrosstuneError, match="--logits_all true") as refused:
+            connect(_settings(stub, retries=5, backoff=1.0), None)
+        elapsed = time.perf_counter() - started
+    finally:
+        stub.stop()
+    assert elapsed < 1.0  # not five retries with backoff
+    assert "run the same command again" not in str(refused.value)
+    assert stub.answered == 1
+
+
+def test_completions_without_a_tokenizer_warns_once(built, caplog):
+    from crosstune.served import backend
+
+    backend._WARNED.discard("plain")
+    stub = StubServer(script(PositionalPrior(), [])).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="crosstune"):
+            connect(_settings(stub), None).close()
+            connect(_settings(stub), None).close()
+    finally:
+        stub.stop()
+    said = [r.getMessage() for r in caplog.records if "--tokenizer" in r.getMessage()]
+    assert len(said) == 1 and "plain-text prompts" in said[0]
+
+
+def test_retries_reach_the_progress_display(built):
+    prompts = presentations(built[:1])
+    stub = StubServer(script(PositionalPrior(), prompts)).start()
+    notes: list[str] = []
+    try:
+        served = connect(_settings(stub, concurrency=1, retries=3), None)
+        served.client.notify = notes.append
+        stub.failures = [(503, {}), (429, {"Retry-After": "0"})]
+        ModelRespondent(served).answer(prompts[:1])
+    finally:
+        stub.stop()
+    assert len(notes) == 2
+    assert notes[0].startswith("503") and "retry 1 of 3" in notes[0]
+    assert notes[1].startswith("429") and "retry 2 of 3" in notes[1]

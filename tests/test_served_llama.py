@@ -8,8 +8,13 @@ the numbers are close, not equal. Skipped where llama_cpp is not installed (`.ci
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from crosstune.engine.cache import ResultCache
@@ -17,6 +22,8 @@ from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, build_pairs, presentations
 from crosstune.models import load_model
 from crosstune.models.embedded import EMBEDDED
+from crosstune.probes.calibration.probe import score_questions
+from crosstune.probes.questions import build_questions
 from crosstune.respondents.model import ModelRespondent
 from crosstune.served.backend import connect
 from crosstune.served.settings import ServedSettings
@@ -30,6 +37,7 @@ NAME = "smollm2-135m-instruct"
 BIASES = ["anchoring", "framing_effect", "decoy_effect"]
 MAX_PROB_DIFF = 0.15
 MIN_ARGMAX_AGREEMENT = 0.85
+QUESTIONS = 3
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +58,34 @@ def server(gguf):
 
 
 @pytest.fixture(scope="module")
-def in_process(prompts):
+def handle():
     # The user's converted model, as the slow tests do, instead of converting in a scratch home.
     mp = pytest.MonkeyPatch()
     if USER_HOME:
         mp.setenv("CROSSTUNE_HOME", USER_HOME)
     else:
         mp.delenv("CROSSTUNE_HOME", raising=False)
-    handle = load_model(NAME, device="cpu")
+    loaded = load_model(NAME, device="cpu")
     mp.undo()
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def in_process(prompts, handle):
     return ModelRespondent(handle).answer(prompts)
 
 
+def _tokenizer() -> str:
+    """The user's converted model folder when there is one: its tokenizer loads in seconds, the
+    GGUF's (what the embedded name means in a scratch home) in tens of seconds."""
+    home = Path(USER_HOME) if USER_HOME else Path.home() / ".cache" / "crosstune"
+    converted = home / "models" / NAME
+    return str(converted) if (converted / "tokenizer_config.json").exists() else NAME
+
+
 def _settings(url: str, **extra) -> ServedSettings:
-    return ServedSettings(model=ALIAS, base_url=url, tokenizer=NAME, retries=1, backoff=0.05,
-                          **extra)
+    return ServedSettings(model=ALIAS, base_url=url, tokenizer=_tokenizer(),
+                          **{"retries": 1, "backoff": 0.05, **extra})
 
 
 def test_llama_server_letters_match_in_process_scores(server, prompts, in_process, tmp_path):
@@ -86,6 +107,94 @@ def test_llama_server_letters_match_in_process_scores(server, prompts, in_proces
     assert max(diffs) < MAX_PROB_DIFF
     assert agree >= MIN_ARGMAX_AGREEMENT
     assert mass > 0.5
+
+
+def _probe_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str]:
+    from crosstune.cli import main
+
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    monkeypatch.setattr(sys, "argv", ["crosstune", "probe", *args])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        for added in set(root.handlers) - set(handlers):
+            root.removeHandler(added)
+            added.close()
+    return int(exited.value.code or 0), capsys.readouterr().err
+
+
+def _largest_diff(a: list, b: list) -> float:
+    return max(float(np.abs(np.asarray(x) - np.asarray(y)).max()) for x, y in zip(a, b, strict=True))
+
+
+def test_calibration_probe_through_llama_server_agrees_with_in_process(server, handle, tmp_path,
+                                                                       monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, said = _probe_cli(["calibration", "--model", f"served:{ALIAS}", "--base-url", server.url,
+                             "--tokenizer", _tokenizer(), "--questions", str(QUESTIONS), "--one-order",
+                             "--bootstrap", "20",
+                             "--out", "cal"], monkeypatch, capsys)
+    assert code == 0, said
+    served = pd.read_parquet(tmp_path / "cal" / "answers.parquet")
+    local = score_questions(handle, build_questions(None, QUESTIONS, 0), both_orders=False)
+    diff = _largest_diff(list(served.probs), list(local.probs))
+    metrics = pd.read_csv(tmp_path / "cal" / "metrics.csv").set_index("metric").value
+    print(json.dumps({"calibration_largest_prob_diff": diff,
+                      "brier_served": float(metrics["brier"]),
+                      "brier_in_process": float(local.brier.mean())}))
+    assert diff < MAX_PROB_DIFF
+    assert abs(metrics["brier"] - local.brier.mean()) < MAX_PROB_DIFF
+    manifest = json.loads((tmp_path / "cal" / "manifest.json").read_text())
+    assert manifest["scorer"] == "served-next-token-v1"
+
+
+@pytest.mark.slow  # about 50 s on a shared 2-core CPU: CoT sampling through the server
+def test_faithfulness_probe_through_llama_server_reads_answers_as_in_process(server, handle,
+                                                                             tmp_path):
+    from crosstune.engine.local import LocalBackend
+    from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig
+    from crosstune.probes.faithfulness.cot import ModelRespondent as CotRespondent
+    from crosstune.probes.interface import ModelRequest
+    from crosstune.probes.runner import run_probe
+
+    settings = _settings(server.url)
+    questions = build_questions(None, 3, 0)
+    cots = ["First, read the options carefully.", "", "The answer follows from the question."]
+    served_backend = connect(settings, ResultCache(tmp_path / "results.sqlite"))
+    served = CotRespondent(served_backend).read(questions, cots)
+    local = CotRespondent(LocalBackend(handle)).read(questions, cots)
+    served_backend.close()
+    diff = _largest_diff(served, local)
+    print(json.dumps({"faithfulness_reading_largest_prob_diff": diff}))
+    assert diff < MAX_PROB_DIFF
+    request = ModelRequest((f"served:{ALIAS}",), served=settings)
+    config = FaithfulnessConfig(questions=2, samples=1, cot_tokens=12, max_sentences=2,
+                                tests=["early", "filler"], filler_step=10, bootstrap=20)
+    result = run_probe(FAITHFULNESS, request, config, tmp_path / "faith")
+    readings = result.tables["readings.parquet"]
+    assert "early" in set(readings.test) and readings.probs.map(len).min() >= 2
+    assert not result.tables["filler.csv"].empty
+    assert result.manifest["generation"] == "served-sampled-generation-v1"
+
+
+def test_llama_server_ignores_continue_final_message_and_is_refused(server):
+    settings = ServedSettings(model=ALIAS, base_url=server.url, endpoint="chat-continue", retries=0)
+    with pytest.raises(CrosstuneError, match=r"ignores continue_final_message.*--endpoint completions"):
+        connect(settings)
+
+
+def test_llama_server_without_logits_all_is_a_final_refusal_naming_the_fix(gguf):
+    bare = LlamaServer(gguf, logits_all=False).start()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(CrosstuneError, match="--logits_all true"):
+            connect(_settings(bare.url, retries=5, backoff=1.0))
+        elapsed = time.perf_counter() - started
+    finally:
+        bare.stop()
+    assert elapsed < 5
 
 
 def test_llama_server_killed_mid_run_resumes_from_the_cache(server, prompts, in_process, tmp_path):
