@@ -344,6 +344,29 @@ def _print_analysis(result, out: Path) -> None:
     console.print(f"tables and report: {terminal(out)}")
 
 
+@app.command("serve-command")
+def serve_command(
+    run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder whose spec has "
+                                                 "[evaluation.server]")],
+    llama_cpp: Annotated[Path | None, typer.Option(
+        help="instead: write a llama.cpp server --config_file for this backbone GGUF (adapters "
+        "converted to GGUF) and print its command")] = None,
+    threads: Annotated[int, typer.Option(help="llama.cpp: threads per model")] = 2,
+) -> None:
+    """Print the server command that serves a run's models under the names its evaluation asks for."""
+    from crosstune.lab.serving import llama_cpp_config, vllm_command
+    from crosstune.store import SPEC
+
+    if not (run_dir / SPEC).exists():
+        raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC})")
+    if llama_cpp is not None:
+        config = llama_cpp_config(run_dir, llama_cpp, run_dir / "llama-cpp", threads)
+        typer.echo(f"python -m llama_cpp.server --config_file {config}")
+        return
+    for line in vllm_command(run_dir):
+        typer.echo(line)
+
+
 @app.command("report")
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder")],
