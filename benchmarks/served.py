@@ -55,11 +55,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="server threads = torch threads")
     parser.add_argument("--order-prompts", type=int, default=32)
     parser.add_argument("--tokenizer", default=NAME, help="a converted folder loads faster")
+    parser.add_argument("--biases", help="comma-separated subset (default: the whole suite)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out: dict[str, object] = {"model": NAME, "pairs_per_bias": args.pairs, "load_before": _load()}
-    config = EvalConfig(pairs=args.pairs, seed=0)
+    config = EvalConfig(pairs=args.pairs, seed=0,
+                        biases=args.biases.split(",") if args.biases else None)
     pairs = build_pairs(config)
     settings = ServedSettings(model=ALIAS, base_url="http://127.0.0.1:1/v1", tokenizer=args.tokenizer,
                               concurrency=args.concurrency)
@@ -96,7 +98,7 @@ def main() -> None:
         server.stop()
     n = len(presentations(pairs))
     out["served"] = {"prompts": n, "seconds": round(served_s, 2), "prompts_per_s": round(n / served_s, 2),
-                     "position_preference": result.manifest["position_preference"],
+                     "position_preference": result.manifest.position_preference.model_dump(),
                      "mean_letter_mass": round(float(result.summary.valid_mass.mean()), 4),
                      "letters_outside_top_k": int(sum(sum(x) for side in ("control", "treatment")
                                                       for x in result.pairs[f"outside_top_k_{side}_orders"]))}
@@ -125,7 +127,7 @@ def main() -> None:
                          "mean_prob_diff": round(float(np.mean(diffs)), 4),
                          "argmax_agreement": round(float(np.mean(agree)), 4),
                          "largest_bias_score_diff": round(float((scores - local_scores).abs().max()), 4),
-                         "position_preference": local.manifest["position_preference"]}
+                         "position_preference": local.manifest.position_preference.model_dump()}
     out["served_over_in_process_time"] = round(served_s / local_s, 2)
     out["threads"] = args.threads
     out["load_after"] = _load()

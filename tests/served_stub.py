@@ -23,6 +23,31 @@ from crosstune.served.backend import CHAT_INSTRUCTION, CONTINUE_REPLY
 from crosstune.suite.prompts import ANSWER_CUE
 from crosstune.suite.types import OPTION_LABELS
 
+
+def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    """`crosstune ARGV...` in this process (a subprocess pays torch's import every time):
+    (exit code, stderr, stdout)."""
+    import logging
+    import sys
+
+    import pytest
+
+    from crosstune.cli import main
+
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    monkeypatch.setattr(sys, "argv", ["crosstune", *argv])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        for handler in set(root.handlers) - set(handlers):
+            root.removeHandler(handler)
+            handler.close()
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.err, captured.out
+
+
 LETTER_MASS = 0.8
 """Mass the stub puts on letters; the rest goes to a non-letter token."""
 

@@ -7,7 +7,6 @@ import logging
 import math
 import re
 import socket
-import sys
 import time
 
 import numpy as np
@@ -23,7 +22,7 @@ from crosstune.served.client import TokenChoice
 from crosstune.served.letters import read_letters
 from crosstune.served.settings import ServedSettings
 from crosstune.suite.registry import select_biases
-from tests.served_stub import LETTER_MASS, StubServer, script
+from tests.served_stub import LETTER_MASS, StubServer, run_cli, script
 
 FAST = {"retries": 2, "backoff": 0.01, "timeout": 10.0}
 
@@ -166,22 +165,7 @@ def _free_port() -> int:
 
 
 def _cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str, str]:
-    """`crosstune eval ...` in this process (a subprocess pays torch's import every time)."""
-    from crosstune.cli import main
-
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    monkeypatch.setattr(sys, "argv", ["crosstune", "eval", "--pairs", "1", "--biases", "anchoring",
-                                      *args])
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        for handler in set(root.handlers) - set(handlers):
-            root.removeHandler(handler)
-            handler.close()
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.err, captured.out
+    return run_cli(["eval", "--pairs", "1", "--biases", "anchoring", *args], monkeypatch, capsys)
 
 
 def test_bad_served_input_is_one_line_and_the_key_never_leaks(tmp_path, monkeypatch, capsys):

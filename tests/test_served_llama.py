@@ -8,8 +8,6 @@ the numbers are close, not equal. Skipped where llama_cpp is not installed (`.ci
 from __future__ import annotations
 
 import json
-import logging
-import sys
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from crosstune.served.backend import connect
 from crosstune.served.settings import ServedSettings
 from tests.conftest import USER_HOME
 from tests.llama_server import ALIAS, LlamaServer
+from tests.served_stub import run_cli
 
 pytest.importorskip("llama_cpp")
 pytest.importorskip("llama_cpp.server.app")  # the [server] extra: fastapi, uvicorn
@@ -38,6 +37,9 @@ BIASES = ["anchoring", "framing_effect", "decoy_effect"]
 MAX_PROB_DIFF = 0.15
 MIN_ARGMAX_AGREEMENT = 0.85
 QUESTIONS = 3
+GRID_SCORE_TOLERANCE = 0.15
+"""Per-bias score of any model of the grid, served vs in process (set from the measured 0.0xx)."""
+GRID_TABLE_TOLERANCE = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -109,22 +111,6 @@ def test_llama_server_letters_match_in_process_scores(server, prompts, in_proces
     assert mass > 0.5
 
 
-def _probe_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str]:
-    from crosstune.cli import main
-
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    monkeypatch.setattr(sys, "argv", ["crosstune", "probe", *args])
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        for added in set(root.handlers) - set(handlers):
-            root.removeHandler(added)
-            added.close()
-    return int(exited.value.code or 0), capsys.readouterr().err
-
-
 def _largest_diff(a: list, b: list) -> float:
     return max(float(np.abs(np.asarray(x) - np.asarray(y)).max()) for x, y in zip(a, b, strict=True))
 
@@ -132,7 +118,7 @@ def _largest_diff(a: list, b: list) -> float:
 def test_calibration_probe_through_llama_server_agrees_with_in_process(server, handle, tmp_path,
                                                                        monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, said = _probe_cli(["calibration", "--model", f"served:{ALIAS}", "--base-url", server.url,
+    code, said, _ = run_cli(["probe", "calibration", "--model", f"served:{ALIAS}", "--base-url", server.url,
                              "--tokenizer", _tokenizer(), "--questions", str(QUESTIONS), "--one-order",
                              "--bootstrap", "20",
                              "--out", "cal"], monkeypatch, capsys)
@@ -219,3 +205,15 @@ def test_llama_server_killed_mid_run_resumes_from_the_cache(server, prompts, in_
     agree = np.mean([int(np.argmax(s.probs)) == int(np.argmax(i.probs))
                      for s, i in zip(resumed, in_process[:8], strict=True)])
     assert agree >= MIN_ARGMAX_AGREEMENT
+
+
+@pytest.mark.slow  # trains 4 LoRA finetunes of SmolLM2 (2 steps each): minutes on a 2-core CPU
+def test_a_grid_evaluated_through_llama_cpp_aliases_gives_the_in_process_tables(tmp_path):
+    from benchmarks.served_grid import main
+
+    out = main(["--steps", "2", "--pairs", "1", "--biases", "anchoring,framing_effect,decoy_effect",
+                "--tokenizer", _tokenizer(), "--work", str(tmp_path / "grid")])
+    print(json.dumps(out))
+    assert out["analysed"] == [True, True]
+    assert out["largest_bias_score_diff"] < GRID_SCORE_TOLERANCE
+    assert max(out["analysis_tables_largest_diff"].values()) < GRID_TABLE_TOLERANCE

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.eval_config import EvalConfig
 from crosstune.lab.sources import BiasSource, Dataset, DataSource, Direction, parse_dataset, parse_mix
+from crosstune.served.settings import base_url
 
 
 class _Strict(BaseModel):
@@ -88,12 +89,7 @@ class ServerSpec(BaseModel):
     retries: int = Field(5, ge=0, le=20, description="retries on 429, 5xx, timeouts")
     top_logprobs: int = Field(20, ge=1, le=100, description="k next-token log-probabilities")
 
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
+    _url = field_validator("base_url")(lambda cls, value: base_url(value))
 
 
 class EvaluationSpec(EvalConfig):
