@@ -83,7 +83,7 @@ def vllm_command(run_dir: Path) -> list[str]:
 def llama_cpp_config(run_dir: Path, gguf: Path, out: Path, threads: int = 2) -> Path:
     """A llama.cpp server `--config_file` serving every model of a one-backbone run under its
     name: the backbone's GGUF, each finished finetune's adapter converted to a GGUF LoRA."""
-    from crosstune.models.gguf_lora import adapter_to_gguf
+    from crosstune.models.gguf_lora import adapter_to_gguf, llama_heads
 
     run = RunFolder(run_dir)
     spec = run.valid_spec()
@@ -92,11 +92,12 @@ def llama_cpp_config(run_dir: Path, gguf: Path, out: Path, threads: int = 2) -> 
     out.mkdir(parents=True, exist_ok=True)
     common = {"model": str(gguf), "logits_all": True, "n_threads": threads, "n_ctx": 2048}
     models = []
+    heads = llama_heads(gguf) if any(j.done for j in run.jobs()) else None
     for model in run.models():
         entry = {**common, "model_alias": served_name(spec, model)}
         if model.job is not None and model.job.done:
             entry["lora_path"] = str(adapter_to_gguf(model.job.adapter, gguf,
-                                                     out / f"{model.job.spec.job_id}.gguf"))
+                                                     out / f"{model.job.spec.job_id}.gguf", heads))
         models.append(entry)
     config = {"host": url.hostname or "127.0.0.1", "port": url.port or 8000, "models": models}
     path = out / "llama-cpp-config.json"

@@ -36,10 +36,9 @@ def _field(reader, key: str):
     return bytes(value).decode() if value.dtype == np.uint8 else value.item()
 
 
-def adapter_to_gguf(adapter: Path, base_gguf: Path, out: Path) -> Path:
-    """Write `adapter` (a PEFT folder) as a GGUF LoRA for `base_gguf`; returns `out`."""
+def llama_heads(base_gguf: Path) -> tuple[int, int]:
+    """(attention heads, key-value heads) of a Llama-architecture GGUF; refuses any other."""
     import gguf
-    from safetensors.numpy import load_file
 
     reader = gguf.GGUFReader(str(base_gguf))
     arch = _field(reader, "general.architecture")
@@ -47,12 +46,22 @@ def adapter_to_gguf(adapter: Path, base_gguf: Path, out: Path) -> Path:
         raise CrosstuneError(f"{base_gguf}: converting adapters for llama.cpp is done for the "
                              f"llama architecture only, not {arch!r}")
     n_head = int(_field(reader, "llama.attention.head_count"))
-    n_kv = int(_field(reader, "llama.attention.head_count_kv") or n_head)
+    return n_head, int(_field(reader, "llama.attention.head_count_kv") or n_head)
+
+
+def adapter_to_gguf(adapter: Path, base_gguf: Path, out: Path,
+                    heads: tuple[int, int] | None = None) -> Path:
+    """Write `adapter` (a PEFT folder) as a GGUF LoRA for `base_gguf` (`heads`: its
+    `llama_heads`, read once for many adapters); returns `out`."""
+    import gguf
+    from safetensors.numpy import load_file
+
+    n_head, n_kv = heads or llama_heads(base_gguf)
     config = json.loads((adapter / "adapter_config.json").read_text())
     if config.get("use_rslora") or config.get("use_dora"):
         raise CrosstuneError(f"{adapter}: rsLoRA and DoRA adapters are not converted")
     tensors = load_file(str(adapter / "adapter_model.safetensors"))
-    writer = gguf.GGUFWriter(str(out), arch)
+    writer = gguf.GGUFWriter(str(out), "llama")
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(config["lora_alpha"]))
