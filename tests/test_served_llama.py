@@ -37,9 +37,11 @@ BIASES = ["anchoring", "framing_effect", "decoy_effect"]
 MAX_PROB_DIFF = 0.15
 MIN_ARGMAX_AGREEMENT = 0.85
 QUESTIONS = 3
-GRID_SCORE_TOLERANCE = 0.15
-"""Per-bias score of any model of the grid, served vs in process (set from the measured 0.0xx)."""
-GRID_TABLE_TOLERANCE = 0.5
+GRID_SCORE_TOLERANCE = 0.1
+"""Per-bias score of any model of the grid, served vs in process (measured 0.032, 2026-12-06)."""
+SCORE_UNIT_TABLES = ("scores.csv", "movement.csv", "seed_sd.csv", "position_preference.csv")
+"""Analysis tables in score units; shares, similarities and cluster indices of models that differ
+by less than the measurement difference are not expected to agree (benchmarks/README.md)."""
 
 
 @pytest.fixture(scope="module")
@@ -216,4 +218,5 @@ def test_a_grid_evaluated_through_llama_cpp_aliases_gives_the_in_process_tables(
     print(json.dumps(out))
     assert out["analysed"] == [True, True]
     assert out["largest_bias_score_diff"] < GRID_SCORE_TOLERANCE
-    assert max(out["analysis_tables_largest_diff"].values()) < GRID_TABLE_TOLERANCE
+    tables = out["analysis_tables_largest_diff"]
+    assert all(tables[name] < GRID_SCORE_TOLERANCE for name in SCORE_UNIT_TABLES)
