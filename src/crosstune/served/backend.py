@@ -291,10 +291,6 @@ def connect(settings: ServedSettings, cache: ResultCache | None = None,
     if settings.tokenizer and settings.endpoint != "completions":
         raise CrosstuneError("--tokenizer applies to --endpoint completions (a chat endpoint "
                              "applies the server's own chat template)")
-    if settings.endpoint == "completions" and not settings.tokenizer:
-        warn_once("plain", "--endpoint completions without --tokenizer sends plain-text prompts, "
-                  "not the chat template local evaluation renders: the numbers are not comparable "
-                  "with a local evaluation; pass --tokenizer (an embedded name, folder or hub id)")
     tokenizer = load_tokenizer(settings.tokenizer) if settings.tokenizer else None
     client = ServedClient(settings, notify)
     try:
@@ -321,6 +317,10 @@ def connect(settings: ServedSettings, cache: ResultCache | None = None,
                                  "docs/served.md) or drop --no-fallback to generate and parse")
         log.warning("%s returned no log-probabilities: falling back to generation and parsing "
                     "(the manifest says so)", settings.base_url)
+    if settings.endpoint == "completions" and not settings.tokenizer:  # said once all is well
+        warn_once("plain", "--endpoint completions without --tokenizer sends plain-text prompts, "
+                  "not the chat template local evaluation renders: the numbers are not comparable "
+                  "with a local evaluation; pass --tokenizer (an embedded name, folder or hub id)")
     return ServedBackend(client, tokenizer, cache, reply.fingerprint, reason)
 
 
