@@ -99,3 +99,28 @@ def test_a_peft_adapter_becomes_a_gguf_lora_with_llama_cpp_names_and_rope_rows(t
     np.testing.assert_array_equal(got["blk.0.ffn_down.weight.lora_b"],
                                   tensors[f"{prefix}.mlp.down_proj.lora_B.weight"].astype(np.float32))
     assert float(reader.fields["adapter.lora.alpha"].parts[-1][0]) == 8.0
+
+
+def test_a_probe_reads_a_run_folders_models_on_a_server_under_their_names(tmp_path):
+    from crosstune.probes.calibration import CALIBRATION, CalibrationConfig
+    from crosstune.probes.interface import ModelRequest
+    from crosstune.probes.runner import run_probe
+    from crosstune.served.settings import ServedSettings
+    from tests.served_stub import StubServer
+
+    stub = StubServer(lambda text: np.array([0.7, 0.3]), model="org/a").start()
+    spec = {**SPEC, "backbones": ["org/a"],
+            "evaluation": {"server": {"base_url": stub.url, "tokenizer": None,
+                                      "finetuned": "{backbone}"}}}
+    claim_run_folder(ExperimentSpec.model_validate(spec), tmp_path / "run")
+    try:
+        request = ModelRequest((str(tmp_path / "run"),),
+                               served=ServedSettings(model="run", base_url=stub.url))
+        result = run_probe(CALIBRATION, request, CalibrationConfig(questions=2, bootstrap=10),
+                           tmp_path / "cal")
+    finally:
+        stub.stop()
+    models = result.tables["models.csv"]
+    assert list(models.model) == ["org-a--untuned"]
+    assert result.manifest["scorer"] == "served-next-token-v1"
+    assert all(body["model"] == "org/a" for body in stub.requests)

@@ -29,12 +29,16 @@ def server_of(spec: ExperimentSpec) -> ServerSpec:
 
 
 def served_name(spec: ExperimentSpec, model: RunModel) -> str:
-    """What the server calls `model` ([evaluation.server] untuned / finetuned)."""
-    server = server_of(spec)
+    """What the server calls `model` ([evaluation.server] untuned / finetuned; without that
+    section the defaults: the backbone as written, the job id)."""
+    fields = ServerSpec.model_fields
+    server = spec.evaluation.server
+    untuned = server.untuned if server else fields["untuned"].default
+    finetuned = server.finetuned if server else fields["finetuned"].default
     if model.job is None:
-        return server.untuned.format(backbone=model.backbone, name=model.name)
+        return untuned.format(backbone=model.backbone, name=model.name)
     job = model.job.spec
-    return server.finetuned.format(job_id=job.job_id, backbone=job.backbone, dataset=job.dataset,
+    return finetuned.format(job_id=job.job_id, backbone=job.backbone, dataset=job.dataset,
                                    seed=job.seed, name=model.name)
 
 
