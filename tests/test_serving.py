@@ -104,7 +104,7 @@ def test_a_peft_adapter_becomes_a_gguf_lora_with_llama_cpp_names_and_rope_rows(t
 def test_a_probe_reads_a_run_folders_models_on_a_server_under_their_names(tmp_path):
     from crosstune.probes.calibration import CALIBRATION, CalibrationConfig
     from crosstune.probes.interface import ModelRequest
-    from crosstune.probes.runner import run_probe
+    from crosstune.progress import LogProgress
     from crosstune.served.settings import ServedSettings
     from tests.served_stub import StubServer
 
@@ -116,11 +116,10 @@ def test_a_probe_reads_a_run_folders_models_on_a_server_under_their_names(tmp_pa
     try:
         request = ModelRequest((str(tmp_path / "run"),),
                                served=ServedSettings(model="run", base_url=stub.url))
-        result = run_probe(CALIBRATION, request, CalibrationConfig(questions=2, bootstrap=10),
-                           tmp_path / "cal")
+        result = CALIBRATION.run(request, CalibrationConfig(questions=2, bootstrap=10), LogProgress())
     finally:
         stub.stop()
     models = result.tables["models.csv"]
     assert list(models.model) == ["org-a--untuned"]
-    assert result.manifest["scorer"] == "served-next-token-v1"
+    assert result.facts["scorer"] == "served-next-token-v1"
     assert all(body["model"] == "org/a" for body in stub.requests)
