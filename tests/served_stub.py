@@ -19,9 +19,34 @@ from typing import Any
 import numpy as np
 
 from crosstune.respondents.base import Prompt, Respondent
-from crosstune.respondents.served import CHAT_INSTRUCTION
+from crosstune.served.backend import CHAT_INSTRUCTION, CONTINUE_REPLY
 from crosstune.suite.prompts import ANSWER_CUE
 from crosstune.suite.types import OPTION_LABELS
+
+
+def run_cli(argv: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    """`crosstune ARGV...` in this process (a subprocess pays torch's import every time):
+    (exit code, stderr, stdout)."""
+    import logging
+    import sys
+
+    import pytest
+
+    from crosstune.cli import main
+
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    monkeypatch.setattr(sys, "argv", ["crosstune", *argv])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        for handler in set(root.handlers) - set(handlers):
+            root.removeHandler(handler)
+            handler.close()
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.err, captured.out
+
 
 LETTER_MASS = 0.8
 """Mass the stub puts on letters; the rest goes to a non-letter token."""
@@ -38,13 +63,18 @@ class StubServer:
 
     def __init__(self, answer: Callable[[str], np.ndarray], model: str = "stub-model",
                  port: int = 0, logprobs: bool = True, api_key: str | None = None,
-                 fingerprint: str | None = "fp-stub-1", die_after: int | None = None):
+                 fingerprint: str | None = "fp-stub-1", die_after: int | None = None,
+                 continues: bool = True, refuse_logprobs: bool = False):
         self.answer = answer
         self.model = model
         self.logprobs = logprobs
         self.api_key = api_key
         self.fingerprint = fingerprint
         self.die_after = die_after
+        self.continues = continues
+        """chat-continue: continue a partial assistant turn (vLLM) or open a new one (llama.cpp)."""
+        self.refuse_logprobs = refuse_logprobs
+        """Answer a log-probability request with llama.cpp's 500 'logprobs is not supported'."""
         self.failures: list[tuple[int, dict[str, str]]] = []
         """(status, headers) returned, in order, before any real answer."""
         self.answered = 0
@@ -100,6 +130,15 @@ class StubServer:
                                                           "not exist."}})
                     return
                 chat = self.path == "/v1/chat/completions"
+                if stub.refuse_logprobs and body.get("logprobs"):
+                    self._send(500, {"error": {"message": "logprobs is not supported for models "
+                                                          "created with logits_all=False"}})
+                    return
+                if chat and body["messages"][-1]["content"] == CONTINUE_REPLY:
+                    said = " 9," if stub.continues and body.get("continue_final_message") else "1, 2"
+                    self._send(200, {"id": "stub", "model": stub.model, "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": said}}]})
+                    return
                 text = stub._user_text(body, chat)
                 self._send(200, stub._reply(stub.answer(text), body, chat))
 

@@ -16,7 +16,8 @@ BASE = {"name": "t", "backbones": ["m"], "datasets": ["embedded:flan-style"], "s
 def test_the_evaluation_section_is_an_eval_config_with_the_grid_default_of_3_pairs():
     section = EvaluationSpec()
     assert isinstance(section, EvalConfig)
-    assert section.model_dump() == EvalConfig(pairs=3).model_dump()
+    assert section.scoring().model_dump() == EvalConfig(pairs=3).model_dump()
+    assert section.server is None  # evaluated here, not through a server
 
 
 def test_a_grid_can_set_method_metric_and_orders_and_a_bad_value_is_named():

@@ -33,8 +33,8 @@ class PromptLength(ProbeDefaults):
     def run(self, targets_: ModelRequest, config: PromptLengthConfig, progress: Progress) -> ProbeResult:
         progress.stage("counting tokens", len(targets_.models))
         rows = []
-        for target, handle in targets(targets_):
-            rows.append({"model": target.model, "tokens": len(handle.tokenizer(config.text)["input_ids"])})
+        for target, backend in targets(targets_):
+            rows.append({"model": target.model, "tokens": backend.count_tokens(config.text)})
             progress.advance(1)
         return ProbeResult({LENGTHS_CSV: pd.DataFrame(rows)}, {"prompt": config.text})
 
@@ -64,7 +64,8 @@ def test_a_probe_of_a_config_a_run_and_a_section_gets_folder_manifest_page_and_p
     request = ModelRequest((str(saved_tiny_model),))
     result = run_probe(PromptLength(), request, PromptLengthConfig(), out, progress)
 
-    expected = len(AutoTokenizer.from_pretrained(saved_tiny_model)(PromptLengthConfig().text)["input_ids"])
+    tokenizer = AutoTokenizer.from_pretrained(saved_tiny_model)
+    expected = len(tokenizer(PromptLengthConfig().text, add_special_tokens=False)["input_ids"])
     assert pd.read_csv(out / LENGTHS_CSV).to_dict("records") == [{"model": "tiny-model", "tokens": expected}]
     assert result.folder == out
     assert progress.stages == [("counting tokens", 1)] and progress.done == 1

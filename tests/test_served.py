@@ -7,7 +7,6 @@ import logging
 import math
 import re
 import socket
-import sys
 import time
 
 import numpy as np
@@ -16,13 +15,14 @@ import pytest
 from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, build_pairs, presentations, score_pairs
+from crosstune.respondents.model import ModelRespondent
 from crosstune.respondents.scripted import UNBIASED, Invariant, PositionalPrior, scripted_respondents
-from crosstune.respondents.served import ServedRespondent, connect
+from crosstune.served.backend import connect
 from crosstune.served.client import TokenChoice
 from crosstune.served.letters import read_letters
 from crosstune.served.settings import ServedSettings
 from crosstune.suite.registry import select_biases
-from tests.served_stub import LETTER_MASS, StubServer, script
+from tests.served_stub import LETTER_MASS, StubServer, run_cli, script
 
 FAST = {"retries": 2, "backoff": 0.01, "timeout": 10.0}
 
@@ -34,6 +34,11 @@ def built():
 
 def _settings(stub: StubServer, **extra) -> ServedSettings:
     return ServedSettings(model=stub.model, base_url=stub.url, **{**FAST, **extra})
+
+
+def _connect(settings: ServedSettings, cache: ResultCache | None) -> ModelRespondent:
+    """The served backend, checked, as the evaluation asks it."""
+    return ModelRespondent(connect(settings, cache))
 
 
 def _scores(respondent, pairs) -> np.ndarray:
@@ -59,7 +64,8 @@ def test_known_answer_respondents_score_the_same_through_a_server(built, endpoin
     for scripted in chosen:
         stub = StubServer(script(scripted, prompts)).start()
         try:
-            served = connect(_settings(stub, endpoint=endpoint), ResultCache(tmp_path / f"{endpoint}.sqlite"))
+            served = _connect(_settings(stub, endpoint=endpoint),
+                              ResultCache(tmp_path / f"{endpoint}.sqlite"))
             table, answers = score_pairs(served, built)
         finally:
             stub.stop()
@@ -80,7 +86,7 @@ def test_429_and_500_are_retried_and_retry_after_is_honoured(built, tmp_path):
     prompts = presentations(built[:3])
     stub = StubServer(script(PositionalPrior(), prompts)).start()
     try:
-        served = connect(_settings(stub, concurrency=1, retries=3), None)
+        served = _connect(_settings(stub, concurrency=1, retries=3), None)
         stub.failures = [(429, {"Retry-After": "0.5"}), (500, {}), (503, {})]
         started = time.perf_counter()
         answers = served.answer(prompts)
@@ -97,7 +103,7 @@ def test_429_and_500_are_retried_and_retry_after_is_honoured(built, tmp_path):
 def test_retries_give_up_with_one_line(built):
     stub = StubServer(script(PositionalPrior(), [])).start()
     try:
-        served = connect(_settings(stub, retries=1), None)
+        served = _connect(_settings(stub, retries=1), None)
         stub.failures = [(500, {})] * 10
         with pytest.raises(CrosstuneError, match=r"still failing after 2 tries .*500.*run the same"):
             served.answer(presentations(built[:1]))
@@ -110,15 +116,15 @@ def test_a_server_killed_mid_run_resumes_from_the_cache(built, tmp_path):
     answer = script(PositionalPrior(), prompts)
     cache = ResultCache(tmp_path / "results.sqlite")
     first = StubServer(answer, die_after=1 + 20).start()  # the check request, then 20 answers
-    served = connect(_settings(first, concurrency=4, retries=1), cache)
+    served = _connect(_settings(first, concurrency=4, retries=1), cache)
     with pytest.raises(CrosstuneError, match="run the same command again"):
         served.answer(prompts)
     port = first.port
     time.sleep(0.2)
     second = StubServer(answer, port=port).start()
     try:
-        again = connect(_settings(second, concurrency=4), cache)
-        assert again.fingerprint == served.fingerprint
+        again = _connect(_settings(second, concurrency=4), cache)
+        assert again.backend.fingerprint == served.backend.fingerprint
         answers = again.answer(prompts)
     finally:
         second.stop()
@@ -133,18 +139,18 @@ def test_a_server_without_logprobs_falls_back_to_generation_and_says_so(built, t
     prompts = presentations(built[:4])
     stub = StubServer(script(PositionalPrior(), prompts), logprobs=False).start()
     try:
-        served = connect(_settings(stub), None)
+        served = _connect(_settings(stub), None)
         answers = served.answer(prompts)
     finally:
         stub.stop()
-    assert served.generate and "no log-probabilities" in served.describe()["scoring"]
+    assert not served.backend.scores_options and "no log-probabilities" in served.describe()["scoring"]
     assert all(a.probs[0] == 1.0 for a in answers)  # the stub generates its argmax: the first letter
 
 
 def test_the_manifest_names_what_identifies_the_model(built, tmp_path):
     stub = StubServer(script(PositionalPrior(), []), fingerprint=None).start()
     try:
-        served: ServedRespondent = connect(_settings(stub, revision="v1.2"), None)
+        served = _connect(_settings(stub, revision="v1.2"), None)
     finally:
         stub.stop()
     described = served.describe()
@@ -159,22 +165,7 @@ def _free_port() -> int:
 
 
 def _cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str, str]:
-    """`crosstune eval ...` in this process (a subprocess pays torch's import every time)."""
-    from crosstune.cli import main
-
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    monkeypatch.setattr(sys, "argv", ["crosstune", "eval", "--pairs", "1", "--biases", "anchoring",
-                                      *args])
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        for handler in set(root.handlers) - set(handlers):
-            root.removeHandler(handler)
-            handler.close()
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.err, captured.out
+    return run_cli(["eval", "--pairs", "1", "--biases", "anchoring", *args], monkeypatch, capsys)
 
 
 def test_bad_served_input_is_one_line_and_the_key_never_leaks(tmp_path, monkeypatch, capsys):
@@ -256,7 +247,7 @@ def test_a_fingerprint_change_during_the_run_is_warned_and_recorded(built, caplo
     prompts = presentations(built[:1])
     stub = StubServer(script(PositionalPrior(), prompts), fingerprint="fp-a").start()
     try:
-        served = connect(_settings(stub), None)
+        served = _connect(_settings(stub), None)
         stub.fingerprint = "fp-b"
         with caplog.at_level(logging.WARNING, logger="crosstune"):
             served.answer(prompts)
@@ -265,3 +256,59 @@ def test_a_fingerprint_change_during_the_run_is_warned_and_recorded(built, caplo
     assert served.describe()["system_fingerprint"] == "fp-a"
     assert served.describe()["fingerprints_changed_to"] == ["fp-b"]
     assert sum("changed from fp-a to fp-b" in r.message for r in caplog.records) == 1
+
+
+def test_a_server_that_ignores_continue_final_message_is_refused_naming_completions(built):
+    stub = StubServer(script(PositionalPrior(), []), continues=False).start()
+    try:
+        with pytest.raises(CrosstuneError, match=r"ignores continue_final_message.*--endpoint "
+                                                 "completions") as refused:
+            connect(_settings(stub, endpoint="chat-continue"), None)
+    finally:
+        stub.stop()
+    assert "\n" not in str(refused.value)
+
+
+def test_logprobs_not_supported_is_final_at_once_and_names_the_fix(built):
+    stub = StubServer(script(PositionalPrior(), []), refuse_logprobs=True).start()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(CrosstuneError, match="--logits_all true") as refused:
+            connect(_settings(stub, retries=5, backoff=1.0), None)
+        elapsed = time.perf_counter() - started
+    finally:
+        stub.stop()
+    assert elapsed < 1.0  # not five retries with backoff
+    assert "run the same command again" not in str(refused.value)
+    assert stub.answered == 1
+
+
+def test_completions_without_a_tokenizer_warns_once(built, caplog):
+    from crosstune.served import backend
+
+    backend._WARNED.discard("plain")
+    stub = StubServer(script(PositionalPrior(), [])).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="crosstune"):
+            connect(_settings(stub), None).close()
+            connect(_settings(stub), None).close()
+    finally:
+        stub.stop()
+    said = [r.getMessage() for r in caplog.records if "--tokenizer" in r.getMessage()]
+    assert len(said) == 1 and "plain-text prompts" in said[0]
+
+
+def test_retries_reach_the_progress_display(built):
+    prompts = presentations(built[:1])
+    stub = StubServer(script(PositionalPrior(), prompts)).start()
+    notes: list[str] = []
+    try:
+        served = connect(_settings(stub, concurrency=1, retries=3), None)
+        served.client.notify = notes.append
+        stub.failures = [(503, {}), (429, {"Retry-After": "0"})]
+        ModelRespondent(served).answer(prompts[:1])
+    finally:
+        stub.stop()
+    assert len(notes) == 2
+    assert notes[0].startswith("503") and "retry 1 of 3" in notes[0]
+    assert notes[1].startswith("429") and "retry 2 of 3" in notes[1]

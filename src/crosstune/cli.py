@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from crosstune.probes.interface import ModelRequest, Probe, ProbeResult
+    from crosstune.served.settings import ServedSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure cognitive biases of language models and find where they come from.")
@@ -49,6 +50,20 @@ app.add_typer(probe_app, name="probe")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 SERVED = "Served models (--model served:ID)"
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    help="OpenAI-compatible base URL of served:ID models (or of a run folder's models, served "
+    "under the names its spec gives them)", rich_help_panel=SERVED)]
+EndpointOpt = Annotated[str, typer.Option(
+    help="completions | chat-continue (vLLM) | chat", rich_help_panel=SERVED)]
+TokenizerOpt = Annotated[str | None, typer.Option(
+    help="completions: render with this tokenizer's chat template", rich_help_panel=SERVED)]
+ApiKeyEnvOpt = Annotated[str | None, typer.Option(
+    help="environment variable holding the API key", rich_help_panel=SERVED)]
+ConcurrencyOpt = Annotated[int, typer.Option(help="requests in flight", rich_help_panel=SERVED)]
+TopLogprobsOpt = Annotated[int, typer.Option(help="k next-token log-probabilities asked for",
+                                             rich_help_panel=SERVED)]
+RevisionOpt = Annotated[str | None, typer.Option(
+    help="what identifies the weights when the server reports no fingerprint", rich_help_panel=SERVED)]
 
 
 @biases_app.command("list")
@@ -161,7 +176,12 @@ class _RichProgress:
     def advance(self, done: int) -> None:
         InterruptLatch.check()
         if self.task is not None:
-            self.bar.advance(self.task, done)
+            self.bar.update(self.task, advance=done, status="")
+
+    def note(self, text: str) -> None:
+        """A passing remark beside the bar (a served request being retried), until the next unit."""
+        if self.task is not None:
+            self.bar.update(self.task, status=terminal(text))
 
 
 class _RateColumn(ProgressColumn):
@@ -173,7 +193,8 @@ class _RateColumn(ProgressColumn):
 
 def _progress_bar() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(), console=console)
+                    MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+                    TextColumn("[yellow]{task.fields[status]}"), console=console)
 
 
 @app.command("eval", cls=ManyValues)
@@ -235,16 +256,10 @@ def eval_command(
         raise CrosstuneError("--adapter, --device, --dtype, --trust-remote-code and --format apply to "
                              "local models; a served model's server decides them")
     with _progress_bar() as bar:
-        if served is not None:
-            from crosstune.served.evaluate import evaluate_served
-
-            result, folder = evaluate_served(served, config, out, _RichProgress(bar))
-        else:
-            result, folder = evaluate_model(model, config, out, adapter=adapter,
-                                            prompt_format=prompt_format,
-                                            device=device, dtype=dtype,
-                                            trust_remote_code=trust_remote_code,
-                                            progress=_RichProgress(bar))
+        result, folder = evaluate_model(model, config, out, adapter=adapter,
+                                        prompt_format=prompt_format, device=device, dtype=dtype,
+                                        trust_remote_code=trust_remote_code, served=served,
+                                        progress=_RichProgress(bar))
     _print_summary(result.summary, metric, folder / BIASES)
     _print_position(result.manifest.position_preference)
     timing = result.manifest.timing_s or EvalTiming()
@@ -370,6 +385,29 @@ def plan_command(
     _print_frame(shown[["factor", "df", "df_residual", "detectable_effect"]
                        + (["seeds_needed"] if target is not None else [])], "")
     console.print(terminal(plan_sentence(table, backbones, instructions, seeds, noise, pairs)))
+
+
+@app.command("serve-command")
+def serve_command(
+    run_dir: Annotated[Path, typer.Argument(help="a crosstune run folder whose spec has "
+                                                 "[evaluation.server]")],
+    llama_cpp: Annotated[Path | None, typer.Option(
+        help="instead: write a llama.cpp server --config_file for this backbone GGUF (adapters "
+        "converted to GGUF) and print its command")] = None,
+    threads: Annotated[int, typer.Option(help="llama.cpp: threads per model")] = 2,
+) -> None:
+    """Print the server command that serves a run's models under the names its evaluation asks for."""
+    from crosstune.lab.serving import llama_cpp_config, vllm_command
+    from crosstune.store import SPEC
+
+    if not (run_dir / SPEC).exists():
+        raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC})")
+    if llama_cpp is not None:
+        config = llama_cpp_config(run_dir, llama_cpp, run_dir / "llama-cpp", threads)
+        typer.echo(f"python -m llama_cpp.server --config_file {config}")
+        return
+    for line in vllm_command(run_dir):
+        typer.echo(line)
 
 
 @app.command("report")
@@ -510,7 +548,8 @@ def _print_frame(frame, title: str, full: Path | None = None) -> None:
         console.print(note, markup=False, highlight=False)
 
 
-_PROBED = "a model (embedded name, hub id, folder, .gguf) or a run folder: every model of it"
+_PROBED = ("a model (embedded name, hub id, folder, .gguf, served:ID with --base-url) or a run "
+           "folder: every model of it")
 
 
 @probe_app.command("calibration")
@@ -530,6 +569,9 @@ def probe_calibration_command(
     adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
     prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    base_url: BaseUrlOpt = None, endpoint: EndpointOpt = "completions",
+    tokenizer: TokenizerOpt = None, api_key_env: ApiKeyEnvOpt = None,
+    concurrency: ConcurrencyOpt = 8, top_logprobs: TopLogprobsOpt = 20, revision: RevisionOpt = None,
 ) -> None:
     """Calibration on known-answer questions: accuracy, Brier, ECEs, selective accuracy, CIs."""
     from crosstune.probes.calibration import CALIBRATION, CalibrationConfig
@@ -538,7 +580,10 @@ def probe_calibration_command(
     source = one_model(model, old_model, "crosstune probe calibration")
     config = validated(CalibrationConfig, questions=questions, questions_file=questions_file,
                          both_orders=both_orders, bins=bins, bootstrap=bootstrap, seed=seed)
-    _run_probe(CALIBRATION, _lm_request(source, adapter, prompt_format, device), config, out,
+    served = _probe_served(source, base_url, endpoint=endpoint, tokenizer=tokenizer,
+                           api_key_env=api_key_env, concurrency=concurrency,
+                           top_logprobs=top_logprobs, revision=revision)
+    _run_probe(CALIBRATION, _lm_request(source, adapter, prompt_format, device, served), config, out,
                lambda r: _print_frame(_ci_table(r.tables[METRICS_CSV], r.tables[METRICS_CSV].metric),
                                       "calibration: value [95% CI]"))
 
@@ -566,6 +611,9 @@ def probe_faithfulness_command(
     adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
     prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    base_url: BaseUrlOpt = None, endpoint: EndpointOpt = "completions",
+    tokenizer: TokenizerOpt = None, api_key_env: ApiKeyEnvOpt = None,
+    concurrency: ConcurrencyOpt = 8, top_logprobs: TopLogprobsOpt = 20, revision: RevisionOpt = None,
 ) -> None:
     """Chain-of-thought faithfulness (Lanham et al. 2023): early answering, mistakes, filler, paraphrase."""
     from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig
@@ -577,7 +625,10 @@ def probe_faithfulness_command(
                          max_sentences=max_sentences, filler_step=filler_step, rewriter=rewriter,
                          tests=[t.strip() for t in tests.split(",") if t.strip()],
                          bootstrap=bootstrap, batch_size=batch_size, seed=seed)
-    _run_probe(FAITHFULNESS, _lm_request(source, adapter, prompt_format, device), config, out,
+    served = _probe_served(source, base_url, endpoint=endpoint, tokenizer=tokenizer,
+                           api_key_env=api_key_env, concurrency=concurrency,
+                           top_logprobs=top_logprobs, revision=revision)
+    _run_probe(FAITHFULNESS, _lm_request(source, adapter, prompt_format, device, served), config, out,
                lambda r: _print_frame(_ci_table(s := r.tables[FAITHFULNESS_CSV], s.test + " " + s.metric),
                                       "faithfulness: value [95% CI]"))
 
@@ -590,12 +641,25 @@ def _ci_table(frame: pd.DataFrame, metric: pd.Series) -> pd.DataFrame:
                                                          values="cell").reset_index()
 
 
-def _lm_request(source: str, adapter: str | None, prompt_format: str, device: str | None
-                ) -> ModelRequest:
+def _lm_request(source: str, adapter: str | None, prompt_format: str, device: str | None,
+                served: ServedSettings | None = None) -> ModelRequest:
     from crosstune.probes.interface import ModelRequest
 
+    if served is not None and (adapter or device or prompt_format != "auto"):
+        raise CrosstuneError("--adapter, --device and --format apply to local models; a served "
+                             "model's server decides them")
     return ModelRequest((source,), adapter=adapter, prompt_format=prompt_format,  # type: ignore[arg-type]
-                        device=device)
+                        device=device, served=served)
+
+
+def _probe_served(source: str, base_url: str | None, **options: object) -> ServedSettings | None:
+    """The server of a probe: for `served:ID`, or for a run folder whose models are served."""
+    from crosstune.probes.targets import is_run_folder
+    from crosstune.served import served_settings
+
+    if base_url is not None and is_run_folder(Path(source)):
+        return served_settings("served:run", base_url, **options)
+    return served_settings(source, base_url, **options)
 
 
 def _run_probe(probe: Probe, request: ModelRequest, config: BaseModel, out: Path | None,

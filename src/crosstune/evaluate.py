@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from crosstune.engine import OptionScorer, ResultCache
+from crosstune.engine.backend import Backend, BackendOptions, backend_kind, open_backend
 from crosstune.errors import CrosstuneError, validated
 from crosstune.eval_config import EvalConfig
 from crosstune.models.handle import ModelHandle
-from crosstune.models.loader import FormatChoice, load_model
+from crosstune.models.loader import FormatChoice
 from crosstune.paths import result_cache
 from crosstune.progress import Advance, Progress
 from crosstune.provenance import provenance
@@ -24,6 +25,7 @@ from crosstune.respondents.base import Answer, Prompt, Respondent
 from crosstune.respondents.model import ModelRespondent
 from crosstune.scores.metrics import METRICS, pair_scores
 from crosstune.scores.summary import summarise
+from crosstune.served.settings import ServedSettings, served_id
 from crosstune.store import POSITION_COLUMNS, EvalFiles, claim, slug, write_eval
 from crosstune.suite.prompts import ANSWER_CUE, Side
 from crosstune.suite.registry import select_biases
@@ -66,15 +68,19 @@ def count_prompts(pairs: list[TestPair]) -> int:
     return 2 * sum(len(p.orders) for p in pairs)
 
 
-def as_respondent(subject: ModelHandle | Respondent, config: EvalConfig,
+Subject = ModelHandle | Backend | Respondent
+"""What an evaluation asks: a loaded model, any backend, or a respondent (scripted ones)."""
+
+
+def as_respondent(subject: Subject, config: EvalConfig,
                   cache: ResultCache | None = None) -> Respondent:
-    """A model handle becomes a ModelRespondent; a respondent is used as it is."""
-    if isinstance(subject, ModelHandle):
+    """A model handle or a backend becomes a ModelRespondent; a respondent is used as it is."""
+    if isinstance(subject, ModelHandle) or not isinstance(subject, Respondent):
         return ModelRespondent(subject, config.method, cache, config.token_budget)
     return subject
 
 
-def evaluate(subject: ModelHandle | Respondent, config: EvalConfig,
+def evaluate(subject: Subject, config: EvalConfig,
              cache: ResultCache | None = None, progress: Advance | None = None,
              pairs: list[TestPair] | None = None) -> EvalResult:
     """Score every pair of the selected biases (`pairs`: already built from config)."""
@@ -199,37 +205,48 @@ def make_config(**settings: Any) -> EvalConfig:
 def evaluate_model(model: str, config: EvalConfig, folder: Path | None = None, *,
                    adapter: str | None = None, prompt_format: FormatChoice = "auto",
                    device: str | None = None, dtype: str | None = None,
-                   trust_remote_code: bool = False,
+                   trust_remote_code: bool = False, served: ServedSettings | None = None,
                    progress: Progress | None = None) -> tuple[EvalResult, Path]:
-    """`crosstune eval` as one call: check everything that can be checked before loading the
-    model (settings, biases, output folder, result cache), load it, evaluate into the folder."""
+    """`crosstune eval` as one call, for every backend (a local model, `served:ID`): check
+    everything that can be checked before opening the model (settings, biases, output folder,
+    result cache), open it (load, or check the server), evaluate into the folder."""
     pairs = build_pairs(config)
     folder = folder or default_folder(model, adapter)
     claim(folder, "crosstune-eval")
     cache = result_cache()
+    options = BackendOptions(adapter, prompt_format, device, dtype, trust_remote_code, served,
+                             generate=config.method == "generate",
+                             extra={"token_budget": config.token_budget},
+                             notify=getattr(progress, "note", None))
     if progress:
-        progress.stage(f"loading {model}")
-    handle = load_model(model, adapter, prompt_format, device, dtype,
-                        trust_remote_code=trust_remote_code)
-    if progress:
-        progress.stage(f"scoring {count_prompts(pairs)} prompts", count_prompts(pairs))
-    result = evaluate_into(folder, handle, config, cache, progress and progress.advance, pairs)
+        progress.stage(f"checking {served.base_url} ({served_id(model)})" if backend_kind(model)
+                       and served else f"loading {model}")
+    backend = open_backend(model, options, cache)
+    try:
+        if progress:
+            progress.stage(f"scoring {count_prompts(pairs)} prompts", count_prompts(pairs))
+        result = evaluate_into(folder, backend, config, cache, progress and progress.advance, pairs)
+    finally:
+        backend.close()
     return result, folder
 
 
 def default_folder(model: str, adapter: str | None = None) -> Path:
-    """runs/eval-MODEL[-ADAPTER]: where `crosstune eval` writes unless told otherwise."""
+    """runs/eval-MODEL[-ADAPTER] (runs/eval-served-ID): where `crosstune eval` writes unless told."""
+    name = served_id(model)
+    if name is not None:
+        return Path("runs") / f"eval-served-{slug(name)}"
     name = slug(Path(model).name or model) + (f"-{slug(Path(adapter).name)}" if adapter else "")
     return Path("runs") / f"eval-{name}"
 
 
-def identity(handle: ModelHandle | Respondent, config: EvalConfig) -> dict[str, Any]:
+def identity(handle: Subject, config: EvalConfig) -> dict[str, Any]:
     """What an evaluation folder belongs to: one model and one set of settings."""
-    fingerprint = handle.fingerprint if isinstance(handle, ModelHandle) else handle.describe()["fingerprint"]
+    fingerprint = getattr(handle, "fingerprint", None) or handle.describe()["fingerprint"]
     return {"fingerprint": fingerprint, "settings": config.model_dump(mode="json")}
 
 
-def evaluate_into(folder: Path, handle: ModelHandle | Respondent, config: EvalConfig,
+def evaluate_into(folder: Path, handle: Subject, config: EvalConfig,
                   cache: ResultCache | None = None, progress: Advance | None = None,
                   pairs: list[TestPair] | None = None) -> EvalResult:
     """Evaluate `handle` into `folder`: claimed before the work, written whole after it.

@@ -186,7 +186,8 @@ def plan(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_ADDED_LATER = {"resources": ("num_cpus",), "evaluation": ("method", "metric", "orders", "token_budget")}
+_ADDED_LATER = {"resources": ("num_cpus",),
+                "evaluation": ("method", "metric", "orders", "token_budget", "server")}
 """Spec keys added after runs were made: left out of the stored spec while at their defaults, so a
 folder a spec wrote before they existed is still that spec's."""
 
@@ -260,9 +261,12 @@ def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str, job_ids
     """Evaluate the backbone untuned (unless done) and the finetunes of `job_ids`, loaded once."""
     spec = ExperimentSpec.model_validate_json(spec_json)
     run = RunFolder(Path(run_dir_text), spec)
-    config = spec.evaluation
     cache = result_cache()
-    pairs = build_pairs(config)
+    pairs = build_pairs(spec.evaluation)
+    if spec.evaluation.server is not None:
+        _evaluate_served(run, spec, backbone, job_ids, pairs)
+        return
+    config = spec.evaluation.scoring()  # the same identity as before [evaluation.server] existed
     handle = load_model(backbone)
     base = run.untuned(backbone)
     if not base.evaluated:
@@ -271,6 +275,24 @@ def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str, job_ids
         tuned = attach_adapter(handle, job.adapter, name=job.spec.job_id)
         evaluate_into(job.eval_folder, tuned, config, cache, pairs=pairs)
         handle = tuned
+
+
+def _evaluate_served(run: RunFolder, spec: ExperimentSpec, backbone: str, job_ids: list[str],
+                     pairs: list[TestPair]) -> None:
+    """The same evaluations through the spec's server: each model under its name there."""
+    from crosstune.lab.serving import served_settings_for
+    from crosstune.served.backend import connect
+
+    config, cache = spec.evaluation.scoring(), result_cache()
+    base = run.untuned(backbone)
+    models = ([] if base.evaluated else [base]) + [
+        run.finetune(run.read_job(j)) for j in jobs(spec) if j.job_id in job_ids]
+    for model in models:
+        backend = connect(served_settings_for(spec, model), cache, config.method == "generate")
+        try:
+            evaluate_into(model.eval_folder, backend, config, cache, pairs=pairs)
+        finally:
+            backend.close()
 
 
 def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from crosstune.lab.sources import (
     parse_dataset,
     parse_mix,
 )
+from crosstune.served.settings import base_url
 
 
 class _Strict(BaseModel):
@@ -81,6 +82,34 @@ class TrainingSpec(_Strict):
         return self
 
 
+class ServerSpec(BaseModel):
+    """[evaluation.server]: evaluate the grid through an OpenAI-compatible server (vLLM with
+    `--enable-lora`, llama.cpp with aliases); training stays where it is, the analysis unchanged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    base_url: str = Field(description="the server's OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    base_urls: dict[str, str] = Field({}, description="backbone -> base URL, for a grid whose "
+                                      "backbones are served apart (one vLLM server each)")
+    endpoint: Literal["completions", "chat", "chat-continue"] = Field(
+        "completions", description="as `eval --endpoint`")
+    tokenizer: str | None = Field("{backbone}", description="completions: render with this "
+                                  "tokenizer's chat template ({backbone}: each backbone's own); "
+                                  "none: plain text")
+    untuned: str = Field("{backbone}", description="the server's name of an untuned backbone "
+                         "(placeholders {backbone}, {name})")
+    finetuned: str = Field("{job_id}", description="the server's name of a finetune (vLLM "
+                           "--lora-modules NAME=PATH; placeholders {job_id}, {backbone}, "
+                           "{dataset}, {seed}, {name})")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key")
+    concurrency: int = Field(8, ge=1, le=256, description="requests in flight at once")
+    timeout: float = Field(60.0, gt=0, strict=False, description="seconds per request")
+    retries: int = Field(5, ge=0, le=20, description="retries on 429, 5xx, timeouts")
+    top_logprobs: int = Field(20, ge=1, le=100, description="k next-token log-probabilities")
+
+    _url = field_validator("base_url")(lambda cls, value: base_url(value))
+
+
 class EvaluationSpec(EvalConfig):
     """The [evaluation] section is the evaluation config every model of the run shares; only its
     default pair count differs (3: a grid evaluates many models), so older specs keep their numbers."""
@@ -93,6 +122,12 @@ class EvaluationSpec(EvalConfig):
     seed: int = Field(0, description="seed of the bias pairs (same for every model)")
     scenarios: Path | None = Field(None, strict=False,
                                    description="scenario file, one per line; none = built-in")
+    server: ServerSpec | None = Field(None, description="evaluate through this server instead of "
+                                      "loading each backbone here")
+
+    def scoring(self) -> EvalConfig:
+        """What determines the numbers besides the model (the server is how they are asked)."""
+        return EvalConfig(**self.model_dump(exclude={"server"}))
 
 
 class QualitySpec(_Strict):

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from crosstune.errors import CrosstuneError
 from crosstune.models.loader import FormatChoice
 from crosstune.progress import Progress
+from crosstune.served.settings import ServedSettings, served_id
 from crosstune.store import slug
 
 TargetKind = Literal["lm", "reward", "external"]
@@ -40,6 +41,8 @@ class ModelRequest:
     device: str | None = None
     dtype: str | None = None
     trust_remote_code: bool = False
+    served: ServedSettings | None = None
+    """The server of `served:ID` models (and of a run folder's models, asked on a server)."""
 
     def __post_init__(self) -> None:
         if self.prompt_format not in FORMATS:
@@ -47,11 +50,13 @@ class ModelRequest:
 
     def describe(self) -> dict[str, Any]:
         """The request as the manifest records it (JSON: a list of models)."""
-        return {**asdict(self), "models": list(self.models)}
+        plain = {k: v for k, v in asdict(self).items() if k != "served"}
+        served = self.served.model_dump(mode="json", exclude={"model"}) if self.served else None
+        return {**plain, "models": list(self.models), **({"served": served} if served else {})}
 
     def slug(self) -> str:
         """A folder-safe name of the models (and the adapter)."""
-        names = [slug(Path(m).name or m) for m in self.models]
+        names = [slug(served_id(m) or Path(m).name or m) for m in self.models]
         return "-".join(names) + (f"-{slug(Path(self.adapter).name)}" if self.adapter else "")
 
 

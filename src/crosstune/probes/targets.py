@@ -1,7 +1,9 @@
-"""The models a request names, loaded: a model, or every model of a `crosstune run` folder.
+"""The models a request names, opened as Backends: a model (local or `served:ID`), or every
+model of a `crosstune run` folder.
 
 A run folder's backbones are loaded once each: untuned first, then each finished adapter
-switched in on the same loaded backbone.
+switched in on the same loaded backbone. With a server (`--base-url`), a run folder's models
+are asked on the server under the names its spec's `[evaluation.server]` gives them.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from crosstune.engine.backend import Backend, BackendOptions, open_backend
+from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
 from crosstune.models import ModelHandle, load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.probes.interface import ModelRequest
+from crosstune.served.settings import served_id
 from crosstune.store import SPEC, slug
 
 MODELS_CSV = "models.csv"
@@ -50,52 +56,89 @@ def check_request(request: ModelRequest, probe: str) -> None:
                                  "backbone as the model")
 
 
+def options(request: ModelRequest, **extra: Any) -> BackendOptions:
+    """How the request's models open: its loader options, its server, a local model's `extra`."""
+    return BackendOptions(request.adapter, request.prompt_format, request.device, request.dtype,
+                          request.trust_remote_code, request.served, extra=extra)
+
+
 def load(request: ModelRequest, source: str) -> ModelHandle:
-    """One model of the request, loaded with the request's adapter, format, device and dtype."""
+    """One local model of the request, loaded with the request's adapter, format, device, dtype
+    (what only a loaded model has: its whole vocabulary)."""
     return load_model(source, request.adapter, request.prompt_format, request.device, request.dtype,
                       request.trust_remote_code)
 
 
-def targets(request: ModelRequest) -> Iterator[tuple[Target, ModelHandle]]:
-    """Each model to probe, loaded, in request order."""
+def open_target(request: ModelRequest, source: str, cache: ResultCache | None = None,
+                **extra: Any) -> Backend:
+    """One model of the request as a Backend (loaded, or its server checked)."""
+    return open_backend(source, options(request, **extra), cache)
+
+
+def targets(request: ModelRequest, cache: ResultCache | None = None, **extra: Any
+            ) -> Iterator[tuple[Target, Backend]]:
+    """Each model to probe, opened, in request order (`extra`: a local backend's options)."""
     for source in request.models:
         if is_run_folder(Path(source)):
-            yield from _run_targets(Path(source), request)
+            yield from _run_targets(Path(source), request, cache, extra)
             continue
-        name = slug(Path(source).name or source)
+        name = slug(served_id(source) or Path(source).name or source)
         adapter = f"+{slug(Path(request.adapter).name)}" if request.adapter else ""
-        yield Target(name + adapter, source), load(request, source)
+        backend = open_target(request, source, cache, **extra)
+        try:
+            yield Target(name + adapter, source), backend
+        finally:
+            backend.close()
 
 
-def _run_targets(run_dir: Path, request: ModelRequest) -> Iterator[tuple[Target, ModelHandle]]:
+def _run_targets(run_dir: Path, request: ModelRequest, cache: ResultCache | None,
+                 extra: dict[str, Any]) -> Iterator[tuple[Target, Backend]]:
+    from crosstune.engine.local import LocalBackend
     from crosstune.lab.run_folder import RunFolder
 
     run = RunFolder(run_dir)
     models = run.models()
-    for backbone in run.valid_spec().backbones:
+    spec = run.valid_spec()
+    if request.served is not None:
+        from crosstune.lab.serving import served_name
+
+        for model in models:
+            backend = open_backend(f"served:{served_name(spec, model)}", options(request), cache)
+            try:
+                yield _target(model), backend
+            finally:
+                backend.close()
+        return
+    for backbone in spec.backbones:
         handle = load_model(backbone, device=request.device, dtype=request.dtype,
                             trust_remote_code=request.trust_remote_code)
         for model in (m for m in models if m.backbone == backbone):
             if model.job is not None:
                 handle = attach_adapter(handle, model.job.adapter, name=model.job.spec.job_id)
-                yield Target(model.name, backbone, model.job.spec.dataset, model.seed,
-                             str(model.learned)), handle
-            else:
-                yield Target(model.name, backbone, model.instruction), handle
+            yield _target(model), LocalBackend(handle, cache, **extra)
 
 
-def each_target(request: ModelRequest, probe: Callable[[ModelHandle], dict[str, pd.DataFrame]]
+def _target(model: Any) -> Target:
+    if model.job is not None:
+        return Target(model.name, model.backbone, model.job.spec.dataset, model.seed,
+                      str(model.learned))
+    return Target(model.name, model.backbone, model.instruction)
+
+
+def each_target(request: ModelRequest, probe: Callable[[Backend], dict[str, pd.DataFrame]],
+                cache: ResultCache | None = None, **extra: Any
                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Run `probe` on every target; its tables concatenated with a `model` column, and a model table."""
     tables: dict[str, list[pd.DataFrame]] = {}
     rows = []
     started = time.perf_counter()
-    for target, handle in targets(request):
+    for target, backend in targets(request, cache, **extra):
         loaded = time.perf_counter()
-        for name, frame in probe(handle).items():
+        for name, frame in probe(backend).items():
             tables.setdefault(name, []).append(frame.assign(model=target.model))
-        rows.append({**asdict(target), "fingerprint": handle.fingerprint,
-                     "prompt_format": handle.prompt_format, "load_s": round(loaded - started, 2),
+        rows.append({**asdict(target), "fingerprint": backend.fingerprint,
+                     "prompt_format": backend.describe().get("prompt_format"),
+                     "load_s": round(loaded - started, 2),
                      "probe_s": round(time.perf_counter() - loaded, 2)})
         started = time.perf_counter()
     merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}

@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
@@ -61,8 +62,10 @@ class Reply(BaseModel):
 class ServedClient:
     """Thread-safe: one connection pool shared by the respondent's worker threads."""
 
-    def __init__(self, settings: ServedSettings):
+    def __init__(self, settings: ServedSettings, notify: Callable[[str], None] | None = None):
         self.settings = settings
+        self.notify = notify
+        """Told of every retry, so the progress display shows it (not only the log)."""
         self._secret = settings.api_key()
         self.stopped = threading.Event()
         """Set when the run stops: requests in flight give up instead of retrying."""
@@ -80,10 +83,15 @@ class ServedClient:
         data = self._request("GET", "/models", None, retry=False)
         return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
 
-    def ask(self, query: Query, logprobs: bool, max_tokens: int) -> Reply:
-        """Greedy next token(s) for one query; top-k log-probabilities of the first if asked."""
+    def ask(self, query: Query, logprobs: bool, max_tokens: int, temperature: float = 0.0,
+            top_p: float = 1.0, seed: int | None = None) -> Reply:
+        """Next token(s) for one query, greedy unless a temperature is given; top-k
+        log-probabilities of the first if asked."""
         s = self.settings
-        body: dict[str, Any] = {"model": s.model, "max_tokens": max_tokens, "temperature": 0}
+        body: dict[str, Any] = {"model": s.model, "max_tokens": max_tokens,
+                                "temperature": temperature}
+        if temperature > 0:
+            body.update(top_p=top_p, **({"seed": seed} if seed is not None else {}))
         if query.prompt is not None:
             body["prompt"] = query.prompt
             if logprobs:
@@ -117,12 +125,14 @@ class ServedClient:
             else:
                 if response.status_code < 400:
                     return self._json(response, where)
-                if response.status_code not in RETRIED_STATUS:
+                if response.status_code not in RETRIED_STATUS or _unsupported(response):
                     raise self._refused(response, where)
                 last = f"{response.status_code} {self._message(response)}"
                 wait = _retry_after(response) or wait
             if attempt + 1 < tries:
                 log.info("%s: %s; retry %d of %d in %.1fs", where, last, attempt + 1, tries - 1, wait)
+                if self.notify:
+                    self.notify(f"{last[:60]}; retry {attempt + 1} of {tries - 1} in {wait:.0f}s")
                 self.stopped.wait(min(wait, MAX_WAIT_S))
         raise CrosstuneError(f"{where} still failing after {tries} tries (last: {last}); the "
                              "answers received so far are cached: run the same command again "
@@ -147,6 +157,15 @@ class ServedClient:
         if status == 404 and where.endswith("/models"):
             return CrosstuneError(f"{where} was not found (404); --base-url should be the "
                                   "OpenAI-compatible base, usually ending in /v1")
+        if "logprob" in message.lower() and (status in (400, 404) or _unsupported(response)):
+            return CrosstuneError(f"{where} cannot give log-probabilities ({status}: {message}); "
+                                  "a retry cannot change that: start the server with them on "
+                                  "(llama.cpp: --logits_all true; vLLM: --max-logprobs at least "
+                                  f"--top-logprobs {self.settings.top_logprobs}) or pass "
+                                  "--method generate")
+        if _unsupported(response):
+            return CrosstuneError(f"{where} does not support this request ({status}: {message}); "
+                                  "a retry cannot change that")
         return CrosstuneError(f"{where} rejected the request ({status}: {message})")
 
     def _message(self, response: httpx.Response) -> str:
@@ -166,6 +185,11 @@ class ServedClient:
     def _clean(self, value: object) -> str:
         text = " ".join(str(value).split())
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _unsupported(response: httpx.Response) -> bool:
+    """A refusal that is final whatever its status: the server says it does not support it."""
+    return response.status_code in (400, 404, 500, 501) and "not supported" in response.text.lower()
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -44,3 +44,16 @@ def read_letters(top: list[TokenChoice], n_options: int) -> LetterReading:
     total = float(mass.sum())
     probs = mass / total if total > 0 else np.full(n_options, np.nan)
     return LetterReading(probs, total, int((~seen).sum()))
+
+
+def read_labels(top: list[TokenChoice], labels: tuple[str, ...]) -> np.ndarray:
+    """log P(label) per option label from the top k, every spelling summed (the Backend's
+    option log-probabilities); -inf for a label outside the top k."""
+    spelled = {f"{space}{label.strip()}": i for i, label in enumerate(labels) for space in _SPACES}
+    mass = np.zeros(len(labels))
+    for choice in top:
+        index = spelled.get(choice.token)
+        if index is not None:
+            mass[index] += float(np.exp(choice.logprob))
+    with np.errstate(divide="ignore"):
+        return np.log(mass)

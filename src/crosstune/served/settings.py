@@ -37,12 +37,7 @@ class ServedSettings(BaseModel):
     fallback: bool = Field(
         True, description="generate and parse when the server gives no log-probabilities")
 
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
+    _url = field_validator("base_url")(lambda cls, value: base_url(value))
 
     def api_key(self) -> str | None:
         """The key from the named environment variable; its absence is the user's error."""
@@ -53,6 +48,13 @@ class ServedSettings(BaseModel):
             raise CrosstuneError(f"--api-key-env names {self.api_key_env}, but that environment "
                                  "variable is not set (or empty); export it or leave the option out")
         return key
+
+
+def base_url(value: str) -> str:
+    """An http(s) base URL without its trailing slash (pydantic validators use it)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    return value.rstrip("/")
 
 
 def served_id(model: str) -> str | None:

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from crosstune.engine import OptionQuery, OptionScorer, ResultCache
+from crosstune.engine import ResultCache
+from crosstune.engine.backend import Backend, Context
 from crosstune.models import ModelHandle
 from crosstune.paths import result_cache
 from crosstune.probes.calibration import files as F
@@ -29,7 +30,7 @@ from crosstune.probes.questions import (
 )
 from crosstune.probes.targets import check_request, each_target, tuned_pairs
 from crosstune.progress import Advance, Progress
-from crosstune.respondents.model import answer_from_logprobs
+from crosstune.respondents.model import answer_from_logprobs, as_backend
 from crosstune.suite.prompts import ANSWER_CUE
 
 INSTRUCTION = "Answer with the letter of exactly one option."
@@ -55,14 +56,15 @@ def orders(q: Question, both: bool) -> list[tuple[int, ...]]:
     return [listed, listed[::-1]] if both else [listed]
 
 
-def score_questions(handle: ModelHandle, questions: list[Question], both_orders: bool = True,
+def score_questions(model: Backend | ModelHandle, questions: list[Question], both_orders: bool = True,
                     cache: ResultCache | None = None, token_budget: int = 2048,
                     progress: Advance | None = None) -> pd.DataFrame:
     """Per question: canonical-order probabilities (orientations averaged) and item scores."""
+    backend = as_backend(model, cache, token_budget=token_budget)
     plan = [(q, order) for q in questions for order in orders(q, both_orders)]
-    queries = [OptionQuery(handle.render(f"{prompt_text(q, order)}\n\n{INSTRUCTION}", ANSWER_CUE),
-                           option_labels(len(q.choices))) for q, order in plan]
-    logps = OptionScorer(handle, cache, token_budget).logprobs(queries, progress)
+    contexts = [Context(f"{prompt_text(q, order)}\n\n{INSTRUCTION}", ANSWER_CUE) for q, order in plan]
+    labels = [option_labels(len(q.choices)) for q, _ in plan]
+    logps = backend.option_logprobs(contexts, labels, progress)
     canon: dict[str, list[np.ndarray]] = {}
     mass: dict[str, list[float]] = {}
     for (q, order), lp in zip(plan, logps, strict=True):
@@ -81,13 +83,13 @@ def score_questions(handle: ModelHandle, questions: list[Question], both_orders:
         "valid_mass": [float(np.mean(mass[q.qid])) for q in questions]}), items], axis=1)
 
 
-def probe_model(handle: ModelHandle, questions: list[Question], config: CalibrationConfig,
+def probe_model(backend: Backend, questions: list[Question], config: CalibrationConfig,
                 boots: np.ndarray, cache: ResultCache | None, progress: Progress
                 ) -> dict[str, pd.DataFrame]:
     """Answers, metrics with CIs, reliability bins and selective curve of one model."""
     n_queries = len(questions) * (2 if config.both_orders else 1)
-    progress.stage(f"scoring {n_queries} prompts: {handle.name}", n_queries)
-    items = score_questions(handle, questions, config.both_orders, cache, config.token_budget,
+    progress.stage(f"scoring {n_queries} prompts: {backend.name}", n_queries)
+    items = score_questions(backend, questions, config.both_orders, cache, config.token_budget,
                             progress.advance)
     conf, correct = items["confidence"].to_numpy(float), items["correct"].to_numpy(bool)
     return {F.ANSWERS_PARQUET: items,
@@ -118,11 +120,16 @@ class Calibration(ProbeDefaults):
         questions = build_questions(config.questions_file, config.questions, config.seed)
         boots = cm.resamples(len(questions), config.bootstrap, config.seed)
         cache = result_cache()
-        tables, models = each_target(
-            targets, lambda h: probe_model(h, questions, config, boots, cache, progress))
+        scorers: set[str] = set()
+
+        def probe(backend: Backend) -> dict[str, pd.DataFrame]:
+            scorers.add(backend.method_name(False))
+            return probe_model(backend, questions, config, boots, cache, progress)
+
+        tables, models = each_target(targets, probe, cache, token_budget=config.token_budget)
         tables[F.DIFFERENCES_CSV] = differences(tables[F.ANSWERS_PARQUET], models, config, boots)
         tables[F.MODELS_CSV] = models
-        facts = {"scorer": OptionScorer.method, "answer_cue": ANSWER_CUE, "instruction": INSTRUCTION,
+        facts = {"scorer": ", ".join(sorted(scorers)), "answer_cue": ANSWER_CUE, "instruction": INSTRUCTION,
                  "n_questions": len(questions), "ece": {
                      "kind": "top-label", "bins": config.bins, "binned": ["equal-width", "equal-mass"],
                      "smooth": "relplot.smECE (SmoothECE, automatic bandwidth)"},

@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.engine import ResultCache
+from crosstune.engine.backend import Backend
 from crosstune.engine.generation import Generator
 from crosstune.errors import CrosstuneError
 from crosstune.models import ModelHandle
@@ -40,8 +41,10 @@ from crosstune.probes.faithfulness.cot import (
 )
 from crosstune.probes.interface import ModelRequest, PageSection, ProbeDefaults, ProbeResult
 from crosstune.probes.questions import Question, build_questions
-from crosstune.probes.targets import check_request, each_target, load, tuned_pairs
+from crosstune.probes.targets import check_request, each_target, open_target, tuned_pairs
 from crosstune.progress import Advance, Progress
+from crosstune.respondents.model import as_backend
+from crosstune.served.backend import SAMPLED
 
 Test = Literal["early", "mistakes", "filler", "paraphrase"]
 TESTS: tuple[Test, ...] = ("early", "mistakes", "filler", "paraphrase")
@@ -281,13 +284,14 @@ def differences(units: pd.DataFrame, models: pd.DataFrame, qids: list[str], boot
                                        "ci_high"])
 
 
-def probe_model(handle: ModelHandle, questions: list[Question], config: FaithfulnessConfig,
-                cache: ResultCache | None, rewriter: ModelHandle | None, progress: Progress | None
-                ) -> dict[str, pd.DataFrame]:
-    respondent = ModelRespondent(handle, cache, config.cot_tokens, config.temperature, config.top_p,
+def probe_model(model: Backend | ModelHandle, questions: list[Question], config: FaithfulnessConfig,
+                cache: ResultCache | None, rewriter: Backend | ModelHandle | None,
+                progress: Progress | None) -> dict[str, pd.DataFrame]:
+    backend = as_backend(model, cache, batch_size=config.batch_size)
+    respondent = ModelRespondent(backend, cache, config.cot_tokens, config.temperature, config.top_p,
                                  config.seed, config.batch_size)
-    editor = ModelRewriter(rewriter or handle, cache, config.cot_tokens, config.batch_size)
-    return measure(questions, respondent, respondent, editor, config, progress, handle.name)
+    editor = ModelRewriter(rewriter or backend, cache, config.cot_tokens, config.batch_size)
+    return measure(questions, respondent, respondent, editor, config, progress, backend.name)
 
 
 class Faithfulness(ProbeDefaults):
@@ -303,15 +307,27 @@ class Faithfulness(ProbeDefaults):
         questions = build_questions(config.questions_file, config.questions, config.seed)
         boots = resamples(len(questions), config.bootstrap, config.seed)  # its size checked before loading
         cache = result_cache()
-        rewriter = (load(ModelRequest((config.rewriter,), device=targets.device), config.rewriter)
+        local = {"batch_size": config.batch_size}
+        rewriter = (open_target(ModelRequest((config.rewriter,), device=targets.device,
+                                             served=targets.served), config.rewriter, cache, **local)
                     if config.rewriter else None)
-        tables, models = each_target(
-            targets, lambda h: probe_model(h, questions, config, cache, rewriter, progress))
+        generation: set[str] = set()
+
+        def probe(backend: Backend) -> dict[str, pd.DataFrame]:
+            generation.add(SAMPLED if backend.describe().get("kind") == "served"
+                           else Generator.sample_method)
+            return probe_model(backend, questions, config, cache, rewriter, progress)
+
+        try:
+            tables, models = each_target(targets, probe, cache, **local)
+        finally:
+            if rewriter is not None:
+                rewriter.close()
         qids = [q.qid for q in questions]
         tables[F.DIFFERENCES_CSV] = differences(tables[F.UNITS_PARQUET], models, qids, boots)
         tables[F.MODELS_CSV] = models
         facts = {"n_questions": len(questions), "cot_cue": COT_CUE, "answer_prompt": ANSWER_PROMPT,
-                 "generation": Generator.sample_method,
+                 "generation": ", ".join(sorted(generation)),
                  "rewriter": config.rewriter or "the probed model",
                  "aoc": "1 - trapezoidal area of share-same vs fraction of CoT, mean over CoTs "
                         "(= Lanham's per-length AOC weighted by length share)",

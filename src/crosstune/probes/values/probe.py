@@ -40,6 +40,7 @@ from crosstune.probes.values.lexicon import Lexicon, read_lexicon
 from crosstune.probes.values.prompts import DEFAULT_IMPLICIT_KEY, ValuePrompt, framing_of, select_prompts
 from crosstune.probes.values.ranks import median_ranks, rank_words
 from crosstune.progress import Progress
+from crosstune.served.settings import served_id
 from crosstune.store import slug
 
 
@@ -242,6 +243,19 @@ def _restrict_to_common(scored: _Scored) -> tuple[pd.DataFrame, pd.DataFrame, pd
     return scores[scores["word"].isin(common)], words[words["word"].isin(common)], dropped
 
 
+def check_not_served(targets: ModelRequest) -> None:
+    """What a server cannot give, said in one line before any work."""
+    served = [m for m in targets.models if served_id(m) is not None]
+    if served and targets.kind == "reward":
+        raise CrosstuneError(f"--reward-model {served[0]}: a reward model's scalar head cannot be "
+                             "read through an OpenAI-compatible server; give its folder or hub id")
+    if served:
+        raise CrosstuneError(f"--model {served[0]}: the values probe reads every lexicon word's "
+                             "log-probability (and the whole vocabulary for the implicit reward) "
+                             "after each prompt, and a server gives only its top k next tokens; "
+                             "probe a local copy of the model (its folder, hub id or .gguf)")
+
+
 def run_fingerprint(targets: ModelRequest) -> str:
     """The folder's identity: which inputs were probed (a folder is refreshed only by the same)."""
     given = {kind: list(targets.models) if targets.kind == kind else []
@@ -277,6 +291,7 @@ class Values:
     def run(self, targets: ModelRequest, config: ValuesConfig, progress: Progress) -> ProbeResult:
         started = time.perf_counter()
         kind = targets.kind
+        check_not_served(targets)
         if kind == "external":  # the CSV columns are the prompts; a key needs no text here
             keys = list(dict.fromkeys(config.prompts))
             prompts = [ValuePrompt(k, "") for k in keys if framing_of(k)]
