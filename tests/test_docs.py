@@ -67,3 +67,9 @@ def test_the_settings_reference_is_what_the_code_generates():
     generator = runpy.run_path(str(ROOT / "scripts" / "make_reference.py"))
     assert (ROOT / "docs" / "reference.md").read_text() == generator["render"](), \
         "docs/reference.md is stale: run python3 scripts/make_reference.py"
+
+
+def test_every_page_the_readme_links_exists():
+    for target in re.findall(r"\]\(([^)#]+)\)", README.read_text()):
+        if not target.startswith("http"):
+            assert (ROOT / target).exists(), target
