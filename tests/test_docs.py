@@ -73,3 +73,10 @@ def test_every_page_the_readme_links_exists():
     for target in re.findall(r"\]\(([^)#]+)\)", README.read_text()):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), target
+
+
+@pytest.mark.parametrize("spec", sorted((ROOT / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_every_example_spec_reads(spec):
+    from crosstune.lab.spec import jobs, load_spec
+
+    assert jobs(load_spec(spec))
