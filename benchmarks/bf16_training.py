@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
-from crosstune.engine.precision import cpu_has_amx
+from crosstune.cpu import cpu_has_amx
+from crosstune.experiment.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.datasets import Example, load_examples, split
-from crosstune.lab.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.train import build_lora_model, encode_example, heldout_metrics, load_options, train_lora
 from crosstune.models import ModelHandle, load_model
 from crosstune.threads import torch_threads

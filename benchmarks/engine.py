@@ -37,9 +37,10 @@ import torch
 from baseline import FlatPrefixScorer  # benchmarks/baseline.py: the script's folder is on sys.path
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from crosstune.cpu import cpu_has_amx
 from crosstune.engine import OptionQuery, OptionScorer
 from crosstune.engine.generation import Generator
-from crosstune.engine.precision import cpu_has_amx, matmul_inputs
+from crosstune.engine.precision import matmul_inputs
 from crosstune.evaluate import presentations, score_pairs
 from crosstune.models import ModelHandle, load_model
 from crosstune.respondents.base import Answer, Prompt

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crosstune.experiment.serving import llama_cpp_config
+from crosstune.experiment.spec import load_spec
 from crosstune.lab.experiment import check_spec, claim_run_folder
 from crosstune.lab.pipeline import run_and_analyse
-from crosstune.lab.serving import llama_cpp_config
-from crosstune.lab.spec import load_spec
 from crosstune.models.embedded import EMBEDDED
 from crosstune.store import ANALYSIS, SCORES
 from tests.llama_server import LlamaServer, free_port

@@ -18,15 +18,15 @@ import numpy as np
 import pandas as pd
 from transformers import TrainerCallback
 
+from crosstune.engine.cache import result_cache
 from crosstune.evaluate import EvalConfig, evaluate
+from crosstune.experiment.sources import BiasSource, parse_mix
+from crosstune.experiment.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.datasets import load_examples, split
-from crosstune.lab.sources import BiasSource, parse_mix
-from crosstune.lab.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.train import build_lora_model, heldout_metrics, train_lora
 from crosstune.lab.transfer import ArmScores, bias_changes
 from crosstune.models import load_model
 from crosstune.models.adapters import attach_adapter
-from crosstune.paths import result_cache
 from crosstune.threads import torch_threads
 
 

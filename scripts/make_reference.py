@@ -106,10 +106,10 @@ def cli_commands(group: Any, prefix: str = "crosstune") -> list[str]:
 
 def render() -> str:
     from crosstune.cli import app
-    from crosstune.lab.spec import ExperimentSpec
+    from crosstune.experiment.spec import ExperimentSpec
 
     lines = [HEADER, "## Experiment spec (`crosstune run SPEC.toml`)", "",
-             "The TOML mirrors `crosstune.lab.spec.ExperimentSpec`: top-level keys, then one table "
+             "The TOML mirrors `crosstune.experiment.spec.ExperimentSpec`: top-level keys, then one table "
              "per section.", ""]
     lines += spec_sections(ExperimentSpec, "Top level")
     lines += ["## Commands", ""]

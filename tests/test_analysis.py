@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosstune.analysis.attribute import analyze, settings_lines, strength, write_analysis
+from crosstune.analysis.attribute import analyze, settings_lines, strength
 from crosstune.analysis.clustering import cluster_quality, permutation_pvalues
 from crosstune.analysis.matrix import BiasMatrix, assemble, labels_from_rules, read_scores_table
 from crosstune.analysis.permutation import assignments, count_assignments, count_partitions, partitions
@@ -19,6 +19,7 @@ from crosstune.analysis.variance import (
     variance_shares,
 )
 from crosstune.errors import CrosstuneError
+from crosstune.report.folder import write_analysis
 from crosstune.report.html import render_report
 
 

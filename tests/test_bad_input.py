@@ -107,7 +107,7 @@ def _cross_run(tmp: Path) -> Path:
 
 
 def _status_file(tmp: Path, model: Path, text: str) -> list[str]:
-    from crosstune.lab.spec import jobs, load_spec
+    from crosstune.experiment.spec import jobs, load_spec
 
     spec_path = _spec(tmp, model, **{"[quality]": "heldout = 8"})
     job = jobs(load_spec(spec_path))[0]
@@ -129,7 +129,7 @@ def _dataset(tmp: Path, model: Path, name: str, data: bytes) -> list[str]:
 
 
 def _arm_twice(tmp: Path, model: Path) -> list[str]:
-    from crosstune.lab.spec import TransferSpec
+    from crosstune.experiment.spec import TransferSpec
 
     arm = TransferSpec(train_biases=["anchoring"]).arms()["biased"]
     spec = _spec(tmp, model, datasets=f'["{arm}"]', **{
@@ -409,7 +409,7 @@ def test_a_kill_while_writing_leaves_the_old_folder_whole(tmp_path, causal_handl
 
 
 def test_resources_num_cpus_as_the_readme_documents_it_is_accepted(tmp_path, saved_tiny_model):
-    from crosstune.lab.spec import load_spec
+    from crosstune.experiment.spec import load_spec
 
     spec = _spec(tmp_path, saved_tiny_model, **{"[resources]": "num_cpus = 3"})
     assert load_spec(spec).resources.num_cpus == 3
@@ -419,7 +419,7 @@ def test_resources_num_cpus_as_the_readme_documents_it_is_accepted(tmp_path, sav
 
 
 def test_a_spec_with_a_byte_order_mark_is_read(tmp_path, saved_tiny_model):
-    from crosstune.lab.spec import load_spec
+    from crosstune.experiment.spec import load_spec
 
     path = _spec(tmp_path, saved_tiny_model)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

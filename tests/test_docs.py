@@ -77,6 +77,6 @@ def test_every_page_the_readme_links_exists():
 
 @pytest.mark.parametrize("spec", sorted((ROOT / "examples").glob("*.toml")), ids=lambda p: p.name)
 def test_every_example_spec_reads(spec):
-    from crosstune.lab.spec import jobs, load_spec
+    from crosstune.experiment.spec import jobs, load_spec
 
     assert jobs(load_spec(spec))

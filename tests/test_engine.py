@@ -249,11 +249,11 @@ def test_loading_with_bfloat16_on_cpu_keeps_fp32_weights(saved_tiny_model):
 
 
 def test_bf16_without_amx_warns_that_it_is_slower(monkeypatch, caplog):
-    from crosstune.engine import precision
+    from crosstune import cpu
 
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(cpu, "cpu_has_amx", lambda: False)
     with caplog.at_level("WARNING"):
-        precision.warn_if_slow("bfloat16")
+        cpu.warn_if_slow("bfloat16")
     assert "no AMX" in caplog.text
 
 

@@ -14,11 +14,11 @@ import torch
 from safetensors.torch import load_file
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.spec import ExperimentSpec, jobs, load_spec
 from crosstune.lab.datasets import load_examples
 from crosstune.lab.experiment import claim_run_folder, collect, evaluate_all, plan, train_all
 from crosstune.lab.job import run_job
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.spec import ExperimentSpec, jobs, load_spec
 from crosstune.lab.train import target_modules
 from crosstune.models import load_model
 

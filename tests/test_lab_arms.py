@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.embedded_data import STYLES, generate_items, heldout_items
+from crosstune.experiment.sources import parse_dataset as parse_source
+from crosstune.experiment.spec import AccuracySpec, ExperimentSpec, jobs
+from crosstune.experiment.transforms import apply_transform, derangement
 from crosstune.lab import task_accuracy
 from crosstune.lab.datasets import EMBEDDED_SIZE, Example, load_examples
-from crosstune.lab.embedded_data import STYLES, generate_items, heldout_items
 from crosstune.lab.job import run_job
-from crosstune.lab.sources import parse_dataset as parse_source
-from crosstune.lab.spec import AccuracySpec, ExperimentSpec, jobs
-from crosstune.lab.transforms import apply_transform, derangement
 from crosstune.models import load_model
 
 FAST = {"max_steps": 2, "batch_size": 2, "max_length": 48}
@@ -158,8 +158,8 @@ def test_reference_for_a_backbone_not_in_the_grid_is_refused():
 
 
 def test_format_only_table_on_a_hand_built_run(tmp_path):
+    from crosstune.experiment.run_folder import RunFolder
     from crosstune.lab.format_only import format_only_table, write_format_only
-    from crosstune.lab.run_folder import RunFolder
     from crosstune.store import slug, write_json
 
     arms = ["embedded:flan-style", "embedded:flan-style?transform=empty-instructions",

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from crosstune.eval_config import EvalConfig
+from crosstune.experiment.spec import EvaluationSpec, ExperimentSpec
 from crosstune.lab.experiment import CheckedSpec, check_spec, claim_run_folder
-from crosstune.lab.spec import EvaluationSpec, ExperimentSpec
 
 BASE = {"name": "t", "backbones": ["m"], "datasets": ["embedded:flan-style"], "seeds": [0]}
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from crosstune.lab.sources import BiasSource, EmbeddedSource, FileSource, HubSource, parse_dataset
-from crosstune.lab.spec import ExperimentSpec, jobs
+from crosstune.experiment.sources import BiasSource, EmbeddedSource, FileSource, HubSource, parse_dataset
+from crosstune.experiment.spec import ExperimentSpec, jobs
 
 SPELLINGS = ["embedded:flan-style", "embedded:flan-style?transform=original",
              "embedded:tulu-style?seed=3&transform=shuffled-outputs", "./data/mine.jsonl", "rows.parquet",

@@ -10,10 +10,10 @@ import pytest
 
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import EvalConfig, build_pairs, evaluate
+from crosstune.experiment.sources import BiasSource, parse_bias_source
+from crosstune.experiment.spec import ExperimentSpec, TransferSpec, jobs
 from crosstune.lab.bias_data import bias_examples, disjointness, trained_answer, training_pairs
 from crosstune.lab.datasets import load_examples
-from crosstune.lab.sources import BiasSource, parse_bias_source
-from crosstune.lab.spec import ExperimentSpec, TransferSpec, jobs
 from crosstune.lab.transfer import ArmScores, bias_changes, transfer_tables
 from crosstune.respondents.base import Answer
 from crosstune.respondents.scripted import Textbook
@@ -194,8 +194,8 @@ def test_transfer_spec_runs_end_to_end_and_writes_its_tables(saved_tiny_model, t
 
 
 def test_a_bias_dataset_listed_directly_is_not_read_as_a_format_only_arm(tmp_path):
+    from crosstune.experiment.run_folder import RunFolder
     from crosstune.lab.format_only import write_format_only
-    from crosstune.lab.run_folder import RunFolder
 
     spec = ExperimentSpec.model_validate({
         "name": "t", "backbones": ["a"], "seeds": [0],

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from crosstune.cli import app
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.spec import ExperimentSpec, TrainingSpec
 from crosstune.lab.experiment import check_spec, plan
 from crosstune.lab.plant import PLANTED, PlantSpec, plant
-from crosstune.lab.spec import ExperimentSpec, TrainingSpec
 from crosstune.models import load_model
 
 FAST = TrainingSpec(max_steps=2, batch_size=2, max_length=320, learning_rate=1e-3)

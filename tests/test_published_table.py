@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosstune.analysis.attribute import run_analysis
 from crosstune.errors import CrosstuneError
+from crosstune.report.folder import run_analysis
 
 README_RULES = ["backbone=^(olmo|t5)", "instruction=(flan|tulu)", r"seed=seed(\d+)"]
 BIASES = ["Anchoring", "Framing Effect", "status quo bias", "Halo_Effect", "decoy effect"]

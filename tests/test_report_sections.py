@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crosstune.analysis.attribute import run_analysis
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import position_preference, position_summary
 from crosstune.records import EvalManifest
+from crosstune.report.folder import run_analysis
 from crosstune.report.run_sections import (
     eval_folders,
     position_lines,

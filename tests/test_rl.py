@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.sources import RLSource, parse_dataset
+from crosstune.experiment.spec import ExperimentSpec, RLSpec, jobs, load_spec
 from crosstune.lab.rl.check import check_rl
 from crosstune.lab.rl.parsing import FORMATS, entropy_bits, format_shares, parse, repetitive
 from crosstune.lab.rl.questions import eval_questions, question_set, too_hard_questions
 from crosstune.lab.rl.rewards import BINARY, BRIER, binary, brier, load_reward
-from crosstune.lab.sources import RLSource, parse_dataset
-from crosstune.lab.spec import ExperimentSpec, RLSpec, jobs, load_spec
 
 CHOICES = ("12", "15", "18", "21")
 

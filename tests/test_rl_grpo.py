@@ -4,11 +4,11 @@ import json
 
 import pandas as pd
 
+from crosstune.experiment import rl as F
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.spec import ExperimentSpec
 from crosstune.lab.experiment import collect, evaluate_all, train_all
-from crosstune.lab.rl import files as F
 from crosstune.lab.rl.tables import write_rl
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.spec import ExperimentSpec
 from crosstune.report.run_sections import rl_section
 
 RL = {"rewards": ["brier"], "question_sets": ["feasible"], "group_size": 2, "prompts_per_step": 1,

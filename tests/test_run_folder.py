@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from crosstune.lab.run_folder import UNTUNED, RunFolder, eval_model_name
-from crosstune.lab.spec import ExperimentSpec, jobs
+from crosstune.experiment.run_folder import UNTUNED, RunFolder, eval_model_name
+from crosstune.experiment.spec import ExperimentSpec, jobs
 from crosstune.store import read_status, write_json, write_status
 
 SPEC = {"name": "t", "backbones": ["org/a", "b"], "seeds": [0, 1],

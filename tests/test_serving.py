@@ -8,10 +8,10 @@ import shlex
 import numpy as np
 import pytest
 
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.serving import served_settings_for, vllm_command
+from crosstune.experiment.spec import ExperimentSpec, jobs
 from crosstune.lab.experiment import claim_run_folder
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.serving import served_settings_for, vllm_command
-from crosstune.lab.spec import ExperimentSpec, jobs
 from crosstune.store import read_json, write_json
 from tests.test_run_folder import OLD_DONE
 

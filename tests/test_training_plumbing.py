@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from crosstune.cli import app
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.spec import ExperimentSpec, jobs, load_spec
 from crosstune.lab import experiment
 from crosstune.lab.launch import find_job
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.spec import ExperimentSpec, jobs, load_spec
 from crosstune.lab.train import Devices, load_options, resolve_precision, training_arguments
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from crosstune.cli import app
 from crosstune.respondents.scripted import UNBIASED
-from crosstune.respondents.validate import validate
 from crosstune.scores.metrics import METRICS
 from crosstune.suite.registry import all_biases, get_bias
+from crosstune.validate import validate
 
 BIASES = [b.name for b in all_biases()]
 
@@ -80,7 +80,7 @@ def test_validate_command_prints_the_table_and_writes_json(tmp_path):
 
 
 def test_validate_command_fails_when_a_template_is_wrong(monkeypatch):
-    import crosstune.respondents.validate as module
+    import crosstune.validate as module
 
     real = module.score_pairs
 

@@ -122,8 +122,8 @@ def biases_validate(
     """Run the known-answer respondents through the suite; exit 1 if an invariant fails."""
     import json
 
-    from crosstune.respondents.validate import validate
     from crosstune.store import ensure_file_writable, write_text
+    from crosstune.validate import validate
 
     if json_out is not None:
         ensure_file_writable(json_out, "--json")
@@ -334,7 +334,7 @@ def analyze_command(
         help="a run folder: analyse finetunes that failed the quality check too")] = False,
 ) -> None:
     """Attribute bias vectors to backbone, instruction data and seed, and call each bias's origin."""
-    from crosstune.analysis.attribute import run_analysis
+    from crosstune.report.folder import run_analysis
     from crosstune.scores.metrics import neutral_band
 
     with console.status("analysing"):
@@ -397,11 +397,10 @@ def serve_command(
     threads: Annotated[int, typer.Option(help="llama.cpp: threads per model")] = 2,
 ) -> None:
     """Print the server command that serves a run's models under the names its evaluation asks for."""
-    from crosstune.lab.serving import llama_cpp_config, vllm_command
-    from crosstune.store import SPEC
+    from crosstune.experiment.run_folder import require_run_folder
+    from crosstune.experiment.serving import llama_cpp_config, vllm_command
 
-    if not (run_dir / SPEC).exists():
-        raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC})")
+    require_run_folder(run_dir)
     if llama_cpp is not None:
         config = llama_cpp_config(run_dir, llama_cpp, run_dir / "llama-cpp", threads)
         typer.echo(f"python -m llama_cpp.server --config_file {config}")
@@ -419,12 +418,11 @@ def report_command(
         help="analyse finetunes that failed the quality check too")] = False,
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
+    from crosstune.experiment.run_folder import require_run_folder
     from crosstune.lab.pipeline import analyse_folder, run_metric
-    from crosstune.store import ANALYSIS, SPEC
+    from crosstune.store import ANALYSIS
 
-    if not (run_dir / SPEC).exists():
-        raise CrosstuneError(f"{run_dir} is not a crosstune run folder (no {SPEC}); "
-                             "for score tables use 'crosstune analyze'")
+    require_run_folder(run_dir, "; for score tables use 'crosstune analyze'")
     with console.status("analysing"):
         result = analyse_folder(run_dir, run_metric(run_dir), permutations, impute, keep_unlearned)
     _print_analysis(result, run_dir / ANALYSIS)
@@ -465,8 +463,8 @@ def plant_command(
     threads: Annotated[int, typer.Option(min=1, help="CPU threads; the bits depend on it")] = 2,
 ) -> None:
     """Finetune a bias into a backbone and merge it: a backbone whose bias came from "pretraining"."""
+    from crosstune.experiment.spec import LoraSpec, TrainingSpec
     from crosstune.lab.plant import PlantSpec, plant, read_planted
-    from crosstune.lab.spec import LoraSpec, TrainingSpec
 
     base = one_model(model, old_model, "crosstune plant")
     names = [b.strip() for b in bias.split(",") if b.strip()]
@@ -497,9 +495,9 @@ def run_command(
                                                 help="analyse and report at the end")] = True,
 ) -> None:
     """Train the backbone x dataset x seed grid with LoRA, evaluate every model, analyse."""
+    from crosstune.experiment.spec import load_spec
     from crosstune.lab.experiment import check_spec, plan, run_folder, trains_here
     from crosstune.lab.pipeline import run_and_analyse
-    from crosstune.lab.spec import load_spec
     from crosstune.store import ANALYSIS, FORMAT_ONLY, LOG, SCORES
 
     spec = load_spec(spec_file)
@@ -518,7 +516,7 @@ def run_command(
     if outcome.format_only is not None:
         _print_frame(outcome.format_only, "format-only arms", run_dir / FORMAT_ONLY)
     if outcome.rl is not None:
-        from crosstune.lab.rl.files import RUN_CALIBRATION
+        from crosstune.experiment.rl import RUN_CALIBRATION
 
         headline = outcome.rl[outcome.rl.metric.isin(["accuracy", "stated_ece", "ece_width10"])]
         _print_frame(headline, "RL arms: before -> after (mean over seeds)", run_dir / RUN_CALIBRATION)
@@ -654,7 +652,7 @@ def _lm_request(source: str, adapter: str | None, prompt_format: str, device: st
 
 def _probe_served(source: str, base_url: str | None, **options: object) -> ServedSettings | None:
     """The server of a probe: for `served:ID`, or for a run folder whose models are served."""
-    from crosstune.probes.targets import is_run_folder
+    from crosstune.experiment.run_folder import is_run_folder
     from crosstune.served import served_settings
 
     if base_url is not None and is_run_folder(Path(source)):

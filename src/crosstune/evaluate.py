@@ -13,11 +13,11 @@ import pandas as pd
 
 from crosstune.engine import OptionScorer, ResultCache
 from crosstune.engine.backend import Backend, BackendOptions, backend_kind, open_backend
+from crosstune.engine.cache import result_cache
 from crosstune.errors import CrosstuneError, validated
 from crosstune.eval_config import EvalConfig
 from crosstune.models.handle import ModelHandle
 from crosstune.models.loader import FormatChoice
-from crosstune.paths import result_cache
 from crosstune.progress import Advance, Progress
 from crosstune.provenance import provenance
 from crosstune.records import EvalManifest, EvalTiming, PositionPreference

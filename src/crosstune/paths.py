@@ -1,4 +1,5 @@
-"""Where crosstune keeps converted models and the result cache (override with CROSSTUNE_HOME)."""
+"""Where crosstune keeps its data: converted models and the result cache (override with
+CROSSTUNE_HOME)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,3 @@ def home() -> Path:
         raise CrosstuneError(f"cannot create the crosstune data folder {root} ({err.strerror}); "
                              "set CROSSTUNE_HOME to a writable folder") from err
     return root
-
-
-def result_cache():  # -> ResultCache (imported late: the engine pulls in torch)
-    """The shared result cache under home(), checked before any model is loaded."""
-    from crosstune.engine.cache import ResultCache
-
-    return ResultCache(home() / "results.sqlite")

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from crosstune.analysis.clustering import clustering_table, cosine_similarity, kmeans_agreement, pca
-from crosstune.analysis.inputs import load_matrix
-from crosstune.analysis.matrix import BiasMatrix, Impute, Orient
+from crosstune.analysis.matrix import BiasMatrix
 from crosstune.analysis.origins import (
     CONTENT_FLOOR,
     DEFAULT_MIN_EFFECT,
@@ -28,9 +25,7 @@ from crosstune.analysis.origins import (
 from crosstune.analysis.seeds import reference_agreement, seed_sd, seeded, sign_agreement
 from crosstune.analysis.variance import backbone_vs_instruction, estimability, variance_shares
 from crosstune.errors import CrosstuneError
-from crosstune.provenance import provenance
 from crosstune.records import BackboneTest
-from crosstune.store import MANIFEST, POSITION_TABLE, REPORT, claim, staged, write_csv, write_json
 
 MIN_MODELS = 3
 """Models an analysis needs (seed spread, clustering into at least two groups)."""
@@ -362,58 +357,3 @@ def _gap_sentence(test: BackboneTest | None) -> str:
     if test.exact and 1 / n >= 0.05:
         text += f" With {n} relabellings no p below {1 / n:.2f} is possible."
     return text
-
-
-def write_analysis(a: Analysis, folder: Path, cis: dict[str, pd.DataFrame] | None = None,
-                   html: bool = True, run: Path | None = None) -> None:
-    """Every table as CSV, everything together as analysis.json, the report; written whole.
-
-    `run`: the cross-tuning run folder analysed, whose own files (position preference, format-only
-    arms, bias transfer) add report sections and the per-model position table."""
-    from crosstune.report.html import render_report  # the report renders this module's types
-    from crosstune.report.run_sections import position_masses, position_table, run_sections
-
-    claim(folder, "crosstune-analysis")
-    with staged(folder) as staging:
-        for name, table in a.tables.items():
-            write_csv(staging / f"{name}.csv", table)
-        write_json(staging / "analysis.json", {
-            "settings": a.settings, "verdict": a.verdict, "notes": a.notes,
-            "pca_explained_variance": a.pca_explained, "backbone_vs_instruction": a.backbone_test or {},
-            "tables": {k: json.loads(v.to_json(orient="records")) for k, v in a.tables.items()},
-        })
-        masses = position_masses(run) if run is not None else None
-        if masses is not None:
-            write_csv(staging / POSITION_TABLE, position_table(masses))
-        if html:
-            render_report(a, staging / REPORT, cis, run_sections(run) if run is not None else ())
-        write_json(staging / MANIFEST, {"kind": "crosstune-analysis", "settings": a.settings,
-                                        "provenance": provenance()})
-
-
-MAX_PERMUTATIONS = 1_000_000
-"""Beyond this, a p-value's Monte Carlo error is far below anything the verdict's words resolve."""
-
-
-def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
-                 rules: list[str] | None = None, exclude: tuple[str, ...] = (),
-                 orient: Orient = "auto", impute: Impute = "none", references: list[str] | None = None,
-                 permutations: int = 999, standardize: bool = False, seed: int = 0,
-                 band: float | None = None, html: bool = True,
-                 min_effect: float = DEFAULT_MIN_EFFECT, keep_unlearned: bool = False,
-                 drop: tuple[str, ...] = ()) -> Analysis:
-    """`crosstune analyze` as one call: the output folder is checked before any work."""
-    if permutations < 1:
-        raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
-    if permutations > MAX_PERMUTATIONS:
-        raise CrosstuneError(f"--permutations {permutations} would run for hours (each p-value relabels "
-                             f"every model that many times); use at most {MAX_PERMUTATIONS}")
-    if not 0 <= min_effect < float("inf"):
-        raise CrosstuneError(f"--min-effect must be a finite number >= 0, got {min_effect}")
-    claim(out, "crosstune-analysis")
-    loaded = load_matrix(inputs, labels, rules, exclude, orient, impute, references, keep_unlearned, drop)
-    result = analyze(loaded.matrix, permutations, standardize, seed, loaded.references, band,
-                     loaded.pairs, min_effect,
-                     "untuned backbone" if loaded.run is not None else "reference model", loaded.content)
-    write_analysis(result, out, loaded.cis, html, loaded.run)
-    return result

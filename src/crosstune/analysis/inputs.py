@@ -24,9 +24,9 @@ from crosstune.analysis.matrix import (
 )
 from crosstune.analysis.origins import PairScores, read_pair_table
 from crosstune.errors import CrosstuneError
-from crosstune.lab.run_folder import UNTUNED, RunFolder
+from crosstune.experiment.run_folder import UNTUNED, RunFolder, is_run_folder
 from crosstune.scores.content import content_table
-from crosstune.store import BIAS_COLUMN, BIASES, CI_COLUMNS, LABELS, SCORES, SPEC
+from crosstune.store import BIAS_COLUMN, BIASES, CI_COLUMNS, LABELS, SCORES
 
 
 @dataclass
@@ -72,7 +72,7 @@ def load_matrix(inputs: list[Path], labels: Path | None = None, rules: list[str]
     `keep_unlearned`: a run folder's finetunes that failed the quality check are analysed too;
     `drop`: models left out (names matched case-insensitively), e.g. released models in no cell."""
     cis: dict[str, pd.DataFrame] = {}
-    runs = [p for p in inputs if (p / SPEC).exists()]
+    runs = [p for p in inputs if is_run_folder(p)]
     if runs and (labels is not None or rules or len(inputs) > 1):
         raise CrosstuneError(f"{runs[0]} is a cross-tuning run folder: its models are labelled by its own "
                              f"{LABELS}, so it is analysed alone and without --labels or --rule; to label "

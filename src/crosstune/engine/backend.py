@@ -16,13 +16,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from crosstune.choices import FormatChoice
+from crosstune.errors import CrosstuneError
 from crosstune.progress import Advance
-from crosstune.served.settings import ServedSettings
+
+if TYPE_CHECKING:  # served/ implements a backend: it sits above engine/, which only names its settings
+    from crosstune.served.settings import ServedSettings
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,6 @@ class BackendOptions:
 
     def with_served_model(self, model: str) -> ServedSettings:
         if self.served is None:
-            from crosstune.errors import CrosstuneError
-
             raise CrosstuneError(f"--model served:{model} needs --base-url, "
                                  "e.g. http://127.0.0.1:8000/v1")
         return self.served.model_copy(update={"model": model})

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crosstune.errors import CrosstuneError
+from crosstune.paths import home
 from crosstune.progress import Advance
 
 log = logging.getLogger(__name__)
@@ -110,3 +111,8 @@ def cached(cache: ResultCache | None, keys: list[str],
         if progress:
             progress(len(batch))
     return [results[i] for i in range(len(keys))]
+
+
+def result_cache() -> ResultCache:
+    """The shared result cache under crosstune's home folder, checked before any model is loaded."""
+    return ResultCache(home() / "results.sqlite")

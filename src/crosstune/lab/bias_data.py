@@ -24,7 +24,7 @@ import random
 from typing import Any
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.sources import BiasSource, Direction
+from crosstune.experiment.sources import BiasSource, Direction
 from crosstune.respondents.base import Prompt
 from crosstune.suite.prompts import label_continuations
 from crosstune.suite.registry import select_biases

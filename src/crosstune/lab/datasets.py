@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.bias_data import bias_examples, interleave, mixed_count
-from crosstune.lab.embedded_data import STYLES, generate
-from crosstune.lab.sources import (
+from crosstune.experiment.embedded_data import STYLES, generate
+from crosstune.experiment.sources import (
     BiasSource,
     DataSource,
     EmbeddedSource,
@@ -25,7 +24,8 @@ from crosstune.lab.sources import (
     PlainSource,
     parse_dataset,
 )
-from crosstune.lab.transforms import apply_transform
+from crosstune.experiment.transforms import apply_transform
+from crosstune.lab.bias_data import bias_examples, interleave, mixed_count
 from crosstune.suite.prompts import ANSWER_CUE
 
 EMBEDDED_SIZE = 2400

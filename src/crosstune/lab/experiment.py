@@ -10,17 +10,18 @@ from typing import Protocol
 
 import pandas as pd
 
+from crosstune.engine.cache import result_cache
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import build_pairs, evaluate_into
+from crosstune.experiment.run_folder import RunFolder, RunJob
+from crosstune.experiment.sources import RLSource
+from crosstune.experiment.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.executors import Executor, Task, run_tasks
 from crosstune.lab.format_only import write_format_only
 from crosstune.lab.job import run_job
 from crosstune.lab.rl.check import check_rl
 from crosstune.lab.rl.tables import write_rl
-from crosstune.lab.run_folder import RunFolder, RunJob
-from crosstune.lab.sources import RLSource
-from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.lab.task_accuracy import check_tasks
 from crosstune.lab.train import StepReport, check_lengths, check_training
 from crosstune.lab.transfer import training_disjointness, write_transfer
@@ -29,7 +30,6 @@ from crosstune.models import load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.models.embedded import EMBEDDED
 from crosstune.models.loader import check_model_spec, load_tokenizer
-from crosstune.paths import result_cache
 from crosstune.progress import Progress
 from crosstune.scores.content import content_gate
 from crosstune.store import (
@@ -280,7 +280,7 @@ def _evaluate_backbone(spec_json: str, run_dir_text: str, backbone: str, job_ids
 def _evaluate_served(run: RunFolder, spec: ExperimentSpec, backbone: str, job_ids: list[str],
                      pairs: list[TestPair]) -> None:
     """The same evaluations through the spec's server: each model under its name there."""
-    from crosstune.lab.serving import served_settings_for
+    from crosstune.experiment.serving import served_settings_for
     from crosstune.served.backend import connect
 
     config, cache = spec.evaluation.scoring(), result_cache()

@@ -12,8 +12,8 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from crosstune.lab.run_folder import UNTUNED, RunFolder
-from crosstune.lab.sources import PlainSource
+from crosstune.experiment.run_folder import UNTUNED, RunFolder
+from crosstune.experiment.sources import PlainSource
 from crosstune.store import FORMAT_ONLY, write_csv
 
 COLUMNS = ["backbone", "dataset", "arm", "models", "learned", "task_accuracy", "task_accuracy_sd",

@@ -7,10 +7,10 @@ import shutil
 import time
 from pathlib import Path
 
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.sources import RLSource
+from crosstune.experiment.spec import JobSpec
 from crosstune.lab.datasets import load_examples, split
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.sources import RLSource
-from crosstune.lab.spec import JobSpec
 from crosstune.lab.task_accuracy import accuracy_check
 from crosstune.lab.train import (
     NanLossError,

@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.spec import JobSpec, jobs, load_spec
 from crosstune.lab.job import _train, run_job
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.spec import JobSpec, jobs, load_spec
 
 
 def find_job(spec_file: Path, job_id: str) -> JobSpec:

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from crosstune.analysis.attribute import MIN_MODELS, Analysis, run_analysis
+from crosstune.analysis.attribute import MIN_MODELS, Analysis
 from crosstune.analysis.inputs import cross_run
 from crosstune.choices import Executor, Impute, MetricName
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.spec import ExperimentSpec
 from crosstune.lab.experiment import (
     CheckedSpec,
     RunOutcome,
@@ -24,7 +25,7 @@ from crosstune.lab.experiment import (
     run_experiment,
     training_effect,
 )
-from crosstune.lab.spec import ExperimentSpec
+from crosstune.report.folder import run_analysis
 from crosstune.scores.metrics import neutral_band
 from crosstune.store import ANALYSIS, SPEC, read_json
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.sources import BiasSource, check_injection_size, parse_mix
+from crosstune.experiment.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.datasets import load_examples, split
-from crosstune.lab.sources import BiasSource, check_injection_size, parse_mix
-from crosstune.lab.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
 from crosstune.lab.train import StepReport, build_lora_model, heldout_metrics, load_options, train_lora
 from crosstune.models import load_model
 from crosstune.models.loader import check_model_spec

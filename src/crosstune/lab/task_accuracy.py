@@ -14,13 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from crosstune.engine.cache import cache_key, cached
+from crosstune.engine.cache import cache_key, cached, result_cache
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.embedded_data import heldout_items
+from crosstune.experiment.spec import AccuracySpec
 from crosstune.lab.datasets import EMBEDDED_SIZE
-from crosstune.lab.embedded_data import heldout_items
-from crosstune.lab.spec import AccuracySpec
 from crosstune.models.handle import ModelHandle
-from crosstune.paths import result_cache
 from crosstune.records import Gate, Quality
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.spec import JobSpec, TrainingSpec
 from crosstune.lab.datasets import Example
-from crosstune.lab.spec import JobSpec, TrainingSpec
 from crosstune.models.handle import ModelHandle
 from crosstune.records import TrainingSetup
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.spec import ExperimentSpec
 from crosstune.lab.bias_data import disjointness, training_pairs
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.spec import ExperimentSpec
 from crosstune.store import (
     TRANSFER,
     TRANSFER_COLUMNS,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from crosstune.choices import FormatChoice
-from crosstune.engine.precision import warn_if_slow
+from crosstune.cpu import warn_if_slow
 from crosstune.errors import CrosstuneError
 from crosstune.models.adapters import attach_adapter, read_adapter_config
 from crosstune.models.embedded import EMBEDDED, cached_folder, ensure_converted

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.run_folder import is_run_folder
 from crosstune.models.loader import FormatChoice
 from crosstune.progress import Progress
 from crosstune.served.settings import ServedSettings, served_id
@@ -115,8 +116,6 @@ class ProbeDefaults:
 
     def folder(self, targets: ModelRequest, config: BaseModel) -> Path:
         """RUN/probes/NAME for one run folder, else runs/probe-NAME-MODELS."""
-        from crosstune.probes.targets import is_run_folder
-
         if len(targets.models) == 1 and is_run_folder(Path(targets.models[0])):
             return Path(targets.models[0]) / "probes" / self.name
         return Path("runs") / f"probe-{self.name}-{targets.slug()}"

@@ -19,11 +19,12 @@ import pandas as pd
 from crosstune.engine.backend import Backend, BackendOptions, open_backend
 from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.run_folder import RunFolder, is_run_folder
 from crosstune.models import ModelHandle, load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.probes.interface import ModelRequest
 from crosstune.served.settings import served_id
-from crosstune.store import SPEC, slug
+from crosstune.store import slug
 
 MODELS_CSV = "models.csv"
 """The table of probed models (each_target's second result), in every probe folder that has one."""
@@ -38,10 +39,6 @@ class Target:
     instruction: str = ""
     seed: str = ""
     learned: str = ""
-
-
-def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and (path / SPEC).exists()
 
 
 def check_request(request: ModelRequest, probe: str) -> None:
@@ -94,13 +91,12 @@ def targets(request: ModelRequest, cache: ResultCache | None = None, **extra: An
 def _run_targets(run_dir: Path, request: ModelRequest, cache: ResultCache | None,
                  extra: dict[str, Any]) -> Iterator[tuple[Target, Backend]]:
     from crosstune.engine.local import LocalBackend
-    from crosstune.lab.run_folder import RunFolder
 
     run = RunFolder(run_dir)
     models = run.models()
     spec = run.valid_spec()
     if request.served is not None:
-        from crosstune.lab.serving import served_name
+        from crosstune.experiment.serving import served_name
 
         for model in models:
             backend = open_backend(f"served:{served_name(spec, model)}", options(request), cache)

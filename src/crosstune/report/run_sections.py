@@ -11,7 +11,8 @@ import matplotlib
 import pandas as pd
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.run_folder import FACTORS, UNTUNED, RunFolder, RunModel
+from crosstune.experiment import rl
+from crosstune.experiment.run_folder import FACTORS, UNTUNED, RunFolder, RunModel
 from crosstune.report import section_plots
 from crosstune.store import (
     FORMAT_ONLY,
@@ -188,15 +189,12 @@ def transfer_section(run: Path) -> Section | None:
 
 
 def rl_section(run: Path) -> Section | None:
-    from crosstune.lab.rl import files as F
-    from crosstune.lab.rl.tables import CALIBRATION_COLUMNS
-
-    calibration = _read(run / F.RUN_CALIBRATION, CALIBRATION_COLUMNS)
-    census = _read(run / F.RUN_CENSUS, ["backbone", "reward", "questions", "seed", "step", "entropy_bits"])
+    calibration = _read(run / rl.RUN_CALIBRATION, rl.CALIBRATION_COLUMNS)
+    census = _read(run / rl.RUN_CENSUS, ["backbone", "reward", "questions", "seed", "step", "entropy_bits"])
     if calibration is None:
         return None
     tables = [("Feasible-set accuracy, repetition and parse rates: the difficulty arm",
-               _read(run / F.RUN_DIFFICULTY, [c for c in CALIBRATION_COLUMNS if c != "kind"])),
+               _read(run / rl.RUN_DIFFICULTY, [c for c in rl.CALIBRATION_COLUMNS if c != "kind"])),
               ("Calibration and accuracy per RL arm (stated confidence and option probabilities)",
                calibration)]
     if census is not None:

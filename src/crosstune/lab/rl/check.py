@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.spec import RLSpec
 from crosstune.lab.rl.parsing import parse
 from crosstune.lab.rl.questions import question_set
 from crosstune.lab.rl.rewards import load_reward
-from crosstune.lab.spec import RLSpec
 
 
 def check_rl(rl: RLSpec) -> None:

@@ -13,18 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crosstune.engine.cache import ResultCache
-from crosstune.lab.rl import files as F
+from crosstune.engine.cache import ResultCache, result_cache
+from crosstune.experiment import rl as F
+from crosstune.experiment.sources import RLSource
+from crosstune.experiment.spec import JobSpec, RLSpec
 from crosstune.lab.rl import measure
 from crosstune.lab.rl.parsing import Parsed
 from crosstune.lab.rl.questions import eval_questions, question_set
 from crosstune.lab.rl.rewards import Reward, load_reward, trl_reward
-from crosstune.lab.sources import RLSource
-from crosstune.lab.spec import JobSpec, RLSpec
 from crosstune.lab.train import Devices, StepReport, build_lora_model, load_options
 from crosstune.models import load_model
 from crosstune.models.handle import ModelHandle
-from crosstune.paths import result_cache
 from crosstune.probes.calibration import metrics as cm
 from crosstune.probes.questions import Question
 from crosstune.provenance import provenance

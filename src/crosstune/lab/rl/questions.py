@@ -15,7 +15,6 @@ from pathlib import Path
 from crosstune.errors import CrosstuneError
 from crosstune.probes.questions import Question, generate_questions, load_questions, prompt_text
 
-QUESTION_SETS = ("feasible", "too-hard")
 INSTRUCTION = ("Give the letter of the correct option, then how confident you are that it is "
                "correct, as a percentage (for example: 70%).")
 EVAL_SEED_OFFSET = 1000
@@ -42,12 +41,6 @@ def too_hard_questions(n: int, seed: int) -> list[Question]:
         out.append(Question(f"too-hard-{seed}-{i}", "too-hard", f"What is {a} * {b}?",
                             tuple(str(c) for c in choices), choices.index(value)))
     return out
-
-
-def check_question_set(name: str) -> None:
-    """A set name or a JSONL path, checked without reading the file."""
-    if name not in QUESTION_SETS and not name.endswith(".jsonl"):
-        raise ValueError(f"unknown question set {name!r}; use feasible, too-hard or a .jsonl file")
 
 
 def question_set(name: str, n: int, seed: int) -> list[Question]:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.rl import check_reward_name
 from crosstune.lab.rl.parsing import Parsed
 
-BUILT_IN = ("binary", "brier")
 UserFunction = Callable[[str, int, Parsed], float]
 """A user's reward: (completion text, correct option index, parsed completion) -> a number."""
 
@@ -56,24 +56,6 @@ class Reward:
 
 BINARY = Reward("binary", 0.0, "answer", lambda text, parsed, answer: binary(parsed, answer))
 BRIER = Reward("brier", -1.0, "answer and confidence", lambda text, parsed, answer: brier(parsed, answer))
-
-
-def is_user_reward(name: str) -> bool:
-    """'FILE.py:FUNCTION' names a user's function."""
-    return name not in BUILT_IN
-
-
-def check_reward_name(name: str, allow_code: bool) -> None:
-    """Unknown names and user code without the opt-in are refused, before anything loads."""
-    if not is_user_reward(name):
-        return
-    file, sep, function = name.rpartition(":")
-    if not sep or not file.endswith(".py") or not function.isidentifier():
-        raise ValueError(f"unknown reward {name!r}; use binary, brier, or FILE.py:FUNCTION "
-                         "(a Python function, with rl.allow_code = true)")
-    if not allow_code:
-        raise ValueError(f"reward {name!r} runs Python code from a file; set rl.allow_code = true "
-                         "to allow it")
 
 
 def load_reward(name: str, allow_code: bool) -> Reward:

@@ -8,14 +8,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crosstune.lab.rl import files as F
-from crosstune.lab.run_folder import RunFolder
-from crosstune.lab.sources import RLSource
+from crosstune.experiment import rl as F
+from crosstune.experiment.rl import ARM, CALIBRATION_COLUMNS
+from crosstune.experiment.run_folder import RunFolder
+from crosstune.experiment.sources import RLSource
 from crosstune.store import write_csv
 
-ARM = ["backbone", "reward", "questions"]
-CALIBRATION_COLUMNS = [*ARM, "kind", "metric", "seeds", "before", "after", "change", "change_ci_low",
-                       "change_ci_high"]
 DIFFICULTY_METRICS = ("accuracy", "repetition_rate", "parse_rate")
 
 

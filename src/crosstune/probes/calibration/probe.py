@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.engine import ResultCache
 from crosstune.engine.backend import Backend, Context
+from crosstune.engine.cache import result_cache
 from crosstune.models import ModelHandle
-from crosstune.paths import result_cache
 from crosstune.probes.calibration import files as F
 from crosstune.probes.calibration import metrics as cm
 from crosstune.probes.interface import ModelRequest, PageSection, ProbeDefaults, ProbeResult

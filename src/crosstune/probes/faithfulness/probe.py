@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.engine import ResultCache
 from crosstune.engine.backend import Backend
+from crosstune.engine.cache import result_cache
 from crosstune.engine.generation import Generator
 from crosstune.errors import CrosstuneError
 from crosstune.models import ModelHandle
-from crosstune.paths import result_cache
 from crosstune.probes.calibration.metrics import MAX_BOOTSTRAP, resamples
 from crosstune.probes.faithfulness import files as F
 from crosstune.probes.faithfulness import metrics as fm

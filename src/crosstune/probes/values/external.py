@@ -8,13 +8,13 @@ import pandas as pd
 
 from crosstune.errors import CrosstuneError
 from crosstune.probes.values.prompts import framing_of
+from crosstune.user_tables import read_csv
 
 RESPONSE = "response"
 
 
 def read_rewards(path: Path, model: str) -> pd.DataFrame:
     """Long scores (model, prompt, response, score); every cell must be a number."""
-    from crosstune.analysis.matrix import read_csv
 
     frame = read_csv(path, "rewards file", dtype=str, keep_default_na=False)
     if RESPONSE not in frame.columns:

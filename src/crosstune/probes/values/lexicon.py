@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from crosstune.errors import CrosstuneError, read_user_text
+from crosstune.user_tables import read_csv
 
 DEMO_LEXICON = Path(__file__).parent / "data" / "big_two_demo.csv"
 """A small agency/communion noun list written for the offline demo (not the published dictionary)."""
@@ -75,7 +76,6 @@ def read_lexicon(path: Path | None = None) -> Lexicon:
 
 def _table(path: Path) -> pd.DataFrame:
     """A CSV-shaped lexicon; empty, binary, non-UTF-8, header-only and repeated columns are named."""
-    from crosstune.analysis.matrix import read_csv
 
     return read_csv(path, "lexicon", dtype=str, keep_default_na=False)
 

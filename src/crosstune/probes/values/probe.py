@@ -14,9 +14,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.analysis.matrix import labels_from_rules, labels_from_table
-from crosstune.engine.cache import ResultCache
+from crosstune.engine.cache import ResultCache, result_cache
 from crosstune.errors import CrosstuneError
-from crosstune.paths import result_cache
 from crosstune.probes.interface import ModelRequest, PageSection, ProbeResult, TargetKind
 from crosstune.probes.targets import load
 from crosstune.probes.values import external, lm, reward, stats

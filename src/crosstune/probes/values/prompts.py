@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from crosstune.errors import CrosstuneError, read_user_text
+from crosstune.user_tables import read_csv
 
 Framing = Literal["positive", "negative"]
 
@@ -55,7 +56,6 @@ def standard_prompts() -> list[ValuePrompt]:
 
 def read_prompt_file(path: Path) -> list[ValuePrompt]:
     """Extra prompts: TOML (key = "text", optionally under [prompts]) or CSV with key,text columns."""
-    from crosstune.analysis.matrix import read_csv
 
     if path.suffix.lower() == ".toml":
         try:

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlencode
 from pydantic import PlainSerializer, PlainValidator
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.embedded_data import STYLES
-from crosstune.lab.transforms import TRANSFORMS, Transform
+from crosstune.experiment.embedded_data import STYLES
+from crosstune.experiment.transforms import TRANSFORMS, Transform
 from crosstune.suite.registry import select_biases
 
 EMBEDDED = "embedded:"

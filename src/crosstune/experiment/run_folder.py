@@ -16,8 +16,8 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.sources import short_label
-from crosstune.lab.spec import ExperimentSpec, JobSpec, jobs
+from crosstune.experiment.sources import short_label
+from crosstune.experiment.spec import ExperimentSpec, JobSpec, jobs
 from crosstune.records import JobStatus
 from crosstune.store import (
     ADAPTER,
@@ -32,6 +32,7 @@ from crosstune.store import (
     read_status,
     slug,
 )
+from crosstune.user_tables import read_csv
 
 UNTUNED = "untuned"
 """The instruction label of a backbone evaluated as it is."""
@@ -119,6 +120,18 @@ class _JobFactors(BaseModel):
     backbone: str
     dataset: str
     seed: int | str
+
+
+def is_run_folder(path: Path) -> bool:
+    """A folder `crosstune run` made: the one test, wherever a path may be a run folder."""
+    return path.is_dir() and (path / SPEC).exists()
+
+
+def require_run_folder(path: Path, hint: str = "") -> RunFolder:
+    """The run folder at `path`, or one line saying it is not one (`hint`: what to give instead)."""
+    if not is_run_folder(path):
+        raise CrosstuneError(f"{path} is not a crosstune run folder (no {SPEC}){hint}")
+    return RunFolder(path)
 
 
 class RunFolder:
@@ -216,7 +229,6 @@ class RunFolder:
 
     def labels(self) -> pd.DataFrame | None:
         """labels.csv as text (model -> factors), or None when the run has none with its factors."""
-        from crosstune.analysis.matrix import read_csv  # the analysis's CSV checks; no cycle at import
 
         path = self.path / LABELS
         if not path.is_file():

@@ -21,7 +21,8 @@ from pydantic import (
 
 from crosstune.errors import CrosstuneError, read_user_text
 from crosstune.eval_config import EvalConfig
-from crosstune.lab.sources import (
+from crosstune.experiment.rl import check_question_set, check_reward_name
+from crosstune.experiment.sources import (
     MAX_TRAINING_EXAMPLES,
     BiasSource,
     Dataset,
@@ -240,8 +241,6 @@ class RLSpec(_Strict):
     @field_validator("rewards")
     @classmethod
     def _known_rewards(cls, v: list[str], info) -> list[str]:
-        from crosstune.lab.rl.rewards import check_reward_name
-
         for name in v:
             check_reward_name(name, bool(info.data.get("allow_code")))
         if len(set(v)) != len(v):
@@ -251,8 +250,6 @@ class RLSpec(_Strict):
     @field_validator("question_sets")
     @classmethod
     def _known_sets(cls, v: list[str]) -> list[str]:
-        from crosstune.lab.rl.questions import check_question_set
-
         for name in v:
             check_question_set(name)
         if len(set(v)) != len(v):
@@ -288,7 +285,7 @@ class ExperimentSpec(_Strict):
                       description="experiment name (folder name under runs/): letters, digits, . _ -")
     backbones: list[str] = Field(min_length=1, description="model specs (see crosstune models)")
     datasets: list[Dataset] = Field([], description="instruction datasets (may be empty with [transfer]): "
-                                    "strings, parsed once into records (see crosstune.lab.sources)")
+                                    "strings, parsed once into records (see crosstune.experiment.sources)")
     seeds: list[int] = Field(min_length=1, description="LoRA-init seeds, one job each")
     data_seeds: list[int] | None = Field(None, description="data-order seeds; default = seeds")
     threads: int = Field(2, ge=1, description="CPU threads per job; the bits depend on it")

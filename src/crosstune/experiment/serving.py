@@ -16,8 +16,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from crosstune.errors import CrosstuneError
-from crosstune.lab.run_folder import RunFolder, RunModel
-from crosstune.lab.spec import ExperimentSpec, ServerSpec
+from crosstune.experiment.run_folder import RunFolder, RunModel
+from crosstune.experiment.spec import ExperimentSpec, ServerSpec
 from crosstune.served.settings import ServedSettings
 
 
