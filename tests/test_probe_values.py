@@ -21,6 +21,7 @@ from crosstune.probes.values.lm import decoded_vocabulary
 from crosstune.probes.values.prompts import framing_of, select_prompts, standard_prompts
 from crosstune.probes.values.ranks import median_ranks, rank_words
 from crosstune.probes.values.stats import cell_tests, mixed_model, with_levels
+from crosstune.store import REPORT
 from tests.conftest import USER_HOME
 from tests.values_fixtures import demo_words, save_reward_model, save_tiny_lm, train_tokenizer
 
@@ -222,7 +223,7 @@ def test_probe_finds_the_category_a_reward_model_was_trained_to_prefer(reward_mo
     assert interaction["estimate"] < -20 and interaction["p"] < 1e-6
     cells = result.tables[F.CELLS_FILE]
     assert (cells["stars"] == "***").all()
-    assert (tmp_path / "run" / F.REPORT_FILE).read_text().count("<img") == 1
+    assert (tmp_path / "run" / REPORT).read_text().count("<img") == 1
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["reference_levels"] == {"family": "agentic", "category": "agency", "framing": "positive"}
     assert manifest["provenance"]["packages"]["torch"]

@@ -10,10 +10,10 @@ import pytest
 
 from crosstune.errors import CrosstuneError
 from crosstune.evaluate import position_preference, position_summary
+from crosstune.experiment.run_folder import RunFolder
 from crosstune.records import EvalManifest
 from crosstune.report.folder import run_analysis
 from crosstune.report.run_sections import (
-    eval_folders,
     position_lines,
     position_masses,
     position_table,
@@ -103,7 +103,7 @@ def transfer_tables(backbones=("alpha", "beta/2")) -> tuple[pd.DataFrame, pd.Dat
 
 def test_eval_folders_match_labels_to_base_and_job_folders_by_backbone_dataset_and_seed(tmp_path):
     build_run(tmp_path)
-    folders = eval_folders(tmp_path)
+    folders = {model.name: model.eval_folder for model in RunFolder(tmp_path).collected()}
     assert folders["alpha--untuned"] == tmp_path / BASES / "alpha"
     assert folders["beta-2--untuned"] == tmp_path / BASES / "beta-2"
     assert folders["model-1-1-0"] == tmp_path / JOBS / "job110" / EVAL

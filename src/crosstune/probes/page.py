@@ -7,8 +7,6 @@ off, so a `$` or `<b>` in a name is shown as typed.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import jinja2
@@ -16,12 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pandas as pd
-from markupsafe import Markup
 
 from crosstune.errors import page_text
 from crosstune.probes.interface import PageSection
-from crosstune.report.style import STYLE
+from crosstune.report.style import STYLE, html_table
 
 PAGE = jinja2.Environment(autoescape=True, finalize=page_text).from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
@@ -37,14 +33,6 @@ PAGE = jinja2.Environment(autoescape=True, finalize=page_text).from_string("""<!
 </body></html>""")
 
 
-def encode(fig: Any) -> str:
-    """A figure as base64 PNG, so the page needs no other file."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def grid(n: int, height: float) -> tuple[Any, list[Any]]:
     """A figure of n panels, three to a row (one per model); spare panels hidden."""
     cols = min(n, 3)
@@ -54,12 +42,6 @@ def grid(n: int, height: float) -> tuple[Any, list[Any]]:
     for ax in flat[n:]:
         ax.axis("off")
     return fig, flat[:n]
-
-
-def html_table(frame: pd.DataFrame, number_format: str = ".3f") -> Markup:
-    """A table with every cell and header escaped; Markup keeps the template from escaping twice."""
-    return Markup(frame.to_html(index=False, float_format=lambda v: f"{v:{number_format}}", border=0,
-                                classes="table", escape=True))
 
 
 def render_page(section: PageSection, notes: list[str]) -> str:

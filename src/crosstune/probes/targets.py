@@ -19,7 +19,7 @@ import pandas as pd
 from crosstune.engine.backend import Backend, BackendOptions, open_backend
 from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
-from crosstune.experiment.run_folder import RunFolder, is_run_folder
+from crosstune.experiment.run_folder import UNTUNED, RunFolder, is_run_folder
 from crosstune.models import ModelHandle, load_model
 from crosstune.models.adapters import attach_adapter
 from crosstune.probes.interface import ModelRequest
@@ -143,6 +143,6 @@ def each_target(request: ModelRequest, probe: Callable[[Backend], dict[str, pd.D
 
 def tuned_pairs(models: pd.DataFrame) -> list[tuple[str, str]]:
     """(finetuned model, its untuned backbone) for every finetune of a run folder."""
-    base = {r.backbone: r.model for r in models.itertuples() if r.instruction == "untuned"}
+    base = {r.backbone: r.model for r in models.itertuples() if r.instruction == UNTUNED}
     return [(r.model, base[r.backbone]) for r in models.itertuples()
-            if r.instruction not in ("", "untuned") and r.backbone in base]
+            if r.instruction not in ("", UNTUNED) and r.backbone in base]

@@ -8,13 +8,12 @@ from pathlib import Path
 import jinja2
 import matplotlib
 import pandas as pd
-from markupsafe import Markup
 
 from crosstune.analysis.attribute import Analysis, settings_lines
 from crosstune.errors import page_text
 from crosstune.report import plots
 from crosstune.report.run_sections import Section
-from crosstune.report.style import STYLE
+from crosstune.report.style import STYLE, html_table
 from crosstune.store import write_text
 
 TEMPLATE = jinja2.Environment(autoescape=True, finalize=page_text).from_string("""<!doctype html>
@@ -34,12 +33,6 @@ TEMPLATE = jinja2.Environment(autoescape=True, finalize=page_text).from_string("
 {% for caption, html in s.tables %}<h3>{{ caption }}</h3>{{ html }}{% endfor %}</section>
 {% endfor %}
 </body></html>""")
-
-
-def _table(frame: pd.DataFrame) -> Markup:
-    # to_html escapes every cell and header (model, bias and label names come from users)
-    return Markup(frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", classes="table", border=0,
-                                escape=True))
 
 
 def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None = None,
@@ -63,10 +56,10 @@ def render_report(a: Analysis, path: Path, cis: dict[str, pd.DataFrame] | None =
     order = ["origins", "movement", "clustering", "variance_aggregates", "variance", "seed_sd",
              "sign_agreement",
              "reference_agreement", "kmeans", "pca", "scores"]
-    tables = [(name.replace("_", " ").capitalize(), _table(a.tables[name]))
+    tables = [(name.replace("_", " ").capitalize(), html_table(a.tables[name]))
               for name in order if name in a.tables and not a.tables[name].empty]
     shown = [{"title": s.title, "note": s.note, "figure": s.figure,
-              "tables": [(caption, _table(frame)) for caption, frame in s.tables]} for s in sections]
+              "tables": [(caption, html_table(frame)) for caption, frame in s.tables]} for s in sections]
     html = TEMPLATE.render(verdict=a.verdict, notes=a.notes, settings=settings_lines(a.settings),
                            figures=figures, tables=tables, sections=shown)
     write_text(path, html)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,15 +10,9 @@ import numpy as np
 import pandas as pd
 
 from crosstune.analysis.origins import SIGNALS
+from crosstune.report.style import encode
 
 MARKERS = "osD^vP*X"
-
-
-def _encode(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def pca_scatter(pca_table: pd.DataFrame, explained: list[float]) -> str:
@@ -41,7 +32,7 @@ def pca_scatter(pca_table: pd.DataFrame, explained: list[float]) -> str:
         ax.set_ylabel(f"PC2 ({explained[1]:.0%} of variance)")
     ax.legend(fontsize=8, title="backbone / instruction", title_fontsize=8)
     ax.grid(alpha=0.3)
-    return _encode(fig)
+    return encode(fig)
 
 
 def similarity_heatmap(similarity: pd.DataFrame) -> str:
@@ -52,7 +43,7 @@ def similarity_heatmap(similarity: pd.DataFrame) -> str:
     ax.set_xticks(range(len(matrix)), matrix.columns, rotation=90, fontsize=7)
     ax.set_yticks(range(len(matrix)), matrix.index, fontsize=7)
     fig.colorbar(image, ax=ax, label="cosine similarity")
-    return _encode(fig)
+    return encode(fig)
 
 
 def bias_scores(scores: pd.DataFrame, cis: dict[str, pd.DataFrame] | None) -> str:
@@ -72,7 +63,7 @@ def bias_scores(scores: pd.DataFrame, cis: dict[str, pd.DataFrame] | None) -> st
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel("bias score")
     ax.legend(fontsize=6, loc="lower right")
-    return _encode(fig)
+    return encode(fig)
 
 
 def variance_bars(variance: pd.DataFrame) -> str:
@@ -83,7 +74,7 @@ def variance_bars(variance: pd.DataFrame) -> str:
     ax.set_xlim(0, 1)
     ax.legend(fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
-    return _encode(fig)
+    return encode(fig)
 
 
 def seed_spread(seed_sd: pd.DataFrame) -> str:
@@ -92,7 +83,7 @@ def seed_spread(seed_sd: pd.DataFrame) -> str:
     ax.bar(labels, seed_sd.mean_sd)
     ax.set_ylabel("mean per-bias SD across seeds")
     ax.tick_params(axis="x", rotation=30, labelsize=7)
-    return _encode(fig)
+    return encode(fig)
 
 
 def _detectable(row: pd.Series) -> str:
@@ -125,4 +116,4 @@ def origin_shares(origins: pd.DataFrame) -> str:
     ax.set_xlabel("share of the between-model variance (95% bootstrap CI)")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3, axis="x")
-    return _encode(fig)
+    return encode(fig)

@@ -53,11 +53,6 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
-def eval_folders(run: Path) -> dict[str, Path]:
-    """Model name (labels.csv) -> its evaluation folder, matched on backbone, dataset and seed."""
-    return {model.name: model.eval_folder for model in RunFolder(run).collected()}
-
-
 def _factors(model: RunModel) -> dict[str, str]:
     """The model's labels as labels.csv writes them (an untuned backbone's `learned` empty)."""
     learned = "" if model.learned is None else str(model.learned)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from crosstune.report.plots import _encode
+from crosstune.report.style import encode
 
 ROLE_COLOURS = {"train": "C0", "heldout": "C1"}
 
@@ -41,7 +41,7 @@ def position_mass(curves: pd.DataFrame) -> str:
         ax.legend(fontsize=7)
     axes[-1, 0].set_xlabel("presented position (letter) and number of options")
     fig.tight_layout()
-    return _encode(fig)
+    return encode(fig)
 
 
 def transfer_changes(transfer: pd.DataFrame) -> str:
@@ -73,7 +73,7 @@ def transfer_changes(transfer: pd.DataFrame) -> str:
     fig.tight_layout()
     fig.legend(handles, ["trained bias", "held-out bias"], loc="lower center", bbox_to_anchor=(0.5, 1.0),
                ncol=2, fontsize=7)
-    return _encode(fig)
+    return encode(fig)
 
 
 def format_entropy(census: pd.DataFrame) -> str:
@@ -95,4 +95,4 @@ def format_entropy(census: pd.DataFrame) -> str:
         ax.set_title(backbone, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _encode(fig)
+    return encode(fig)

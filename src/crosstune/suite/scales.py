@@ -3,10 +3,6 @@ Malberg et al. list first, so the ratio metric is comparable with published numb
 
 from __future__ import annotations
 
-AGREE7 = (
-    "Strongly disagree", "Disagree", "Somewhat disagree", "Neither agree nor disagree",
-    "Somewhat agree", "Agree", "Strongly agree",
-)
 LIKELY7 = (
     "Very likely", "Likely", "Somewhat likely", "Neither likely nor unlikely",
     "Somewhat unlikely", "Unlikely", "Very unlikely",

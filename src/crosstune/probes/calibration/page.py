@@ -9,7 +9,8 @@ import pandas as pd
 
 from crosstune.probes.calibration import files as F
 from crosstune.probes.interface import PageSection, ProbeResult
-from crosstune.probes.page import encode, grid
+from crosstune.probes.page import grid
+from crosstune.report.style import encode
 
 
 def reliability_diagram(answers: pd.DataFrame, reliability: pd.DataFrame) -> str:

@@ -7,7 +7,8 @@ import pandas as pd
 
 from crosstune.probes.faithfulness import files as F
 from crosstune.probes.interface import PageSection, ProbeResult
-from crosstune.probes.page import encode, grid
+from crosstune.probes.page import grid
+from crosstune.report.style import encode
 
 TITLES = {"early": "Early answering: answer after the first k sentences",
           "mistakes": "Adding mistakes: one sentence wrong, the rest regenerated",

@@ -1,6 +1,5 @@
 """The file names of a values run folder, spelled once (manifest and report: store)."""
 
-from crosstune.store import REPORT
 
 SCORES_FILE = "scores.parquet"
 WORDS_FILE = "lexicon_words.csv"
@@ -15,4 +14,3 @@ IMPLICIT_FILE = "implicit_reward.parquet"
 IMPLICIT_TOP_FILE = "implicit_top_tokens.csv"
 IMPLICIT_CATEGORIES_FILE = "implicit_categories.csv"
 IMPLICIT_WORDS_FILE = "implicit_words.csv"
-REPORT_FILE = REPORT

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crosstune.probes.interface import PageSection, ProbeResult
-from crosstune.probes.page import encode
 from crosstune.probes.values import files
+from crosstune.report.style import encode
 
 SECTIONS = [(files.MEAN_OF_MEDIANS_FILE, "Mean of median ranks (framing x category x family)"),
             (files.MIXED_FILE, "Linear mixed model (REML, random intercept per model)"),
