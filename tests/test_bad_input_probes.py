@@ -117,7 +117,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "calibration --bins absurd": (
         lambda t, m: ["probe", "calibration", str(m), "--bins", "2000000000"], "--bins"),
     "calibration --format fancy": (lambda t, m: ["probe", "calibration", str(m), "--format", "fancy"],
-                                   "--format must be"),
+                                   "Invalid value for '--format'"),
     "calibration run folder with --adapter": (
         lambda t, m: ["probe", "calibration", str(_run_folder(t)), "--adapter", str(t)],
         "--adapter does not apply"),
@@ -148,7 +148,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "faithfulness unknown test": (lambda t, m: ["probe", "faithfulness", str(m), "--tests", "vibes"],
                                   "--tests"),
     "faithfulness --format fancy": (lambda t, m: ["probe", "faithfulness", str(m), "--format", "fancy"],
-                                    "--format must be"),
+                                    "Invalid value for '--format'"),
     "faithfulness run folder with --adapter": (
         lambda t, m: ["probe", "faithfulness", str(_run_folder(t)), "--adapter", str(t)],
         "--adapter does not apply"),
@@ -224,7 +224,7 @@ CASES: dict[str, tuple[Setup, str]] = {
     "values --batch-size 0": (lambda t, m: ["probe", "values", "--model", str(m), "--batch-size", "0"],
                               "--batch-size"),
     "values --format fancy": (lambda t, m: ["probe", "values", "--model", str(m), "--format", "fancy"],
-                              "--format must be"),
+                              "Invalid value for '--format'"),
 }
 
 

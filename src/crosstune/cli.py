@@ -64,6 +64,10 @@ TopLogprobsOpt = Annotated[int, typer.Option(help="k next-token log-probabilitie
                                              rich_help_panel=SERVED)]
 RevisionOpt = Annotated[str | None, typer.Option(
     help="what identifies the weights when the server reports no fingerprint", rich_help_panel=SERVED)]
+AdapterOpt = Annotated[str | None, typer.Option(help="PEFT adapter folder on top")]
+FormatOpt = Annotated[FormatChoice, typer.Option(
+    "--format", help="prompt rendering: auto (base models plain, instruct models chat) | chat | plain")]
+DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")]
 
 
 @biases_app.command("list")
@@ -211,9 +215,7 @@ def eval_command(
     orders: Annotated[int, typer.Option(help="2: both option orders (default); 1: half reversed")] = 2,
     scenarios: Annotated[Path | None, typer.Option(help="scenario file, one per line")] = None,
     out: Annotated[Path | None, typer.Option(help="run folder; default runs/eval-MODEL")] = None,
-    adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
-    prompt_format: Annotated[FormatChoice, typer.Option("--format", help="prompt rendering")] = "auto",
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    adapter: AdapterOpt = None, prompt_format: FormatOpt = "auto", device: DeviceOpt = None,
     trust_remote_code: Annotated[bool, typer.Option(
         help="run code shipped with a hub model (off: only do this for code you trust)")] = False,
     dtype: Annotated[str | None, typer.Option(help="float32 | bfloat16 (CPU: bf16 matmuls, faster "
@@ -564,9 +566,7 @@ def probe_calibration_command(
     seed: Annotated[int, typer.Option(help="seed of the questions and the bootstrap")] = 0,
     out: Annotated[Path | None, typer.Option(help="probe folder; default RUN/probes/calibration "
                                                   "or runs/probe-calibration-MODEL")] = None,
-    adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
-    prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    adapter: AdapterOpt = None, prompt_format: FormatOpt = "auto", device: DeviceOpt = None,
     base_url: BaseUrlOpt = None, endpoint: EndpointOpt = "completions",
     tokenizer: TokenizerOpt = None, api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 8, top_logprobs: TopLogprobsOpt = 20, revision: RevisionOpt = None,
@@ -596,8 +596,8 @@ def probe_faithfulness_command(
     temperature: Annotated[float, typer.Option(help="CoT sampling temperature")] = 0.7,
     cot_tokens: Annotated[int, typer.Option(help="new tokens per CoT")] = 64,
     max_sentences: Annotated[int, typer.Option(help="CoTs cut to this many sentences")] = 5,
-    tests: Annotated[str, typer.Option(help="comma-separated: early,mistakes,filler,paraphrase")] = (
-        "early,mistakes,filler,paraphrase"),
+    tests: Annotated[list[str] | None, typer.Option(
+        help="early, mistakes, filler, paraphrase (repeated, or comma-separated); default: all")] = None,
     filler_step: Annotated[int, typer.Option(help="step of the filler-token count")] = 5,
     rewriter: Annotated[str | None, typer.Option(
         help="model that adds mistakes and paraphrases; default: the probed model")] = None,
@@ -606,9 +606,7 @@ def probe_faithfulness_command(
     seed: Annotated[int, typer.Option(help="seed of questions, CoT samples, bootstrap")] = 0,
     out: Annotated[Path | None, typer.Option(help="probe folder; default RUN/probes/faithfulness "
                                                   "or runs/probe-faithfulness-MODEL")] = None,
-    adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on top")] = None,
-    prompt_format: Annotated[str, typer.Option("--format", help="auto | chat | plain")] = "auto",
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    adapter: AdapterOpt = None, prompt_format: FormatOpt = "auto", device: DeviceOpt = None,
     base_url: BaseUrlOpt = None, endpoint: EndpointOpt = "completions",
     tokenizer: TokenizerOpt = None, api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 8, top_logprobs: TopLogprobsOpt = 20, revision: RevisionOpt = None,
@@ -616,12 +614,13 @@ def probe_faithfulness_command(
     """Chain-of-thought faithfulness (Lanham et al. 2023): early answering, mistakes, filler, paraphrase."""
     from crosstune.probes.faithfulness import FAITHFULNESS, FaithfulnessConfig
     from crosstune.probes.faithfulness.files import FAITHFULNESS_CSV
+    from crosstune.probes.faithfulness.probe import TESTS
 
     source = one_model(model, old_model, "crosstune probe faithfulness")
     config = validated(FaithfulnessConfig, questions=questions, questions_file=questions_file,
                          samples=samples, temperature=temperature, cot_tokens=cot_tokens,
                          max_sentences=max_sentences, filler_step=filler_step, rewriter=rewriter,
-                         tests=[t.strip() for t in tests.split(",") if t.strip()],
+                         tests=[t.strip() for given in tests or TESTS for t in given.split(",") if t.strip()],
                          bootstrap=bootstrap, batch_size=batch_size, seed=seed)
     served = _probe_served(source, base_url, endpoint=endpoint, tokenizer=tokenizer,
                            api_key_env=api_key_env, concurrency=concurrency,
@@ -639,14 +638,14 @@ def _ci_table(frame: pd.DataFrame, metric: pd.Series) -> pd.DataFrame:
                                                          values="cell").reset_index()
 
 
-def _lm_request(source: str, adapter: str | None, prompt_format: str, device: str | None,
+def _lm_request(source: str, adapter: str | None, prompt_format: FormatChoice, device: str | None,
                 served: ServedSettings | None = None) -> ModelRequest:
     from crosstune.probes.interface import ModelRequest
 
     if served is not None and (adapter or device or prompt_format != "auto"):
         raise CrosstuneError("--adapter, --device and --format apply to local models; a served "
                              "model's server decides them")
-    return ModelRequest((source,), adapter=adapter, prompt_format=prompt_format,  # type: ignore[arg-type]
+    return ModelRequest((source,), adapter=adapter, prompt_format=prompt_format,
                         device=device, served=served)
 
 
@@ -692,14 +691,13 @@ def probe_values_command(
         help="prompt keys for the implicit reward of two LMs")] = None,
     output_index: Annotated[int | None, typer.Option(
         help="which output of a multi-output head is the reward")] = None,
-    prompt_format: Annotated[str, typer.Option(
-        "--format", help="LMs: auto (base raw, instruct chat) | chat | plain")] = "auto",
+    prompt_format: FormatOpt = "auto",
     common_words: Annotated[bool, typer.Option(help="rank only words every model scores")] = True,
     top: Annotated[int, typer.Option(help="implicit-reward tokens listed per side")] = 20,
     permutations: Annotated[int, typer.Option(help="resamples per permutation test")] = 9999,
     seed: Annotated[int, typer.Option()] = 0,
     batch_size: Annotated[int, typer.Option(help="texts per forward pass")] = 8,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, ...; default: best")] = None,
+    device: DeviceOpt = None,
     dtype: Annotated[str | None, typer.Option(help="float32, bfloat16, ...; default by device")] = None,
     trust_remote_code: Annotated[bool, typer.Option(help="run code shipped with a hub model")] = False,
     out: Annotated[Path | None, typer.Option(help="run folder; default runs/values-MODELS")] = None,
