@@ -337,16 +337,13 @@ def analyze_command(
 ) -> None:
     """Attribute bias vectors to backbone, instruction data and seed, and call each bias's origin."""
     from crosstune.report.folder import run_analysis
-    from crosstune.scores.metrics import neutral_band
 
     with console.status("analysing"):
         result = run_analysis(inputs, out, labels=labels, rules=rule, exclude=tuple(exclude or ()),
                               orient=orient, impute=impute,
                               references=reference, permutations=permutations,
-                              standardize=standardize, seed=seed,
-                              band=band if band is not None else neutral_band(metric), html=html,
-                              min_effect=min_effect if min_effect is not None else neutral_band(metric),
-                              keep_unlearned=keep_unlearned, drop=tuple(drop or ()))
+                              standardize=standardize, seed=seed, metric=metric, band=band, html=html,
+                              min_effect=min_effect, keep_unlearned=keep_unlearned, drop=tuple(drop or ()))
     _print_analysis(result, out)
 
 
@@ -448,7 +445,7 @@ class _GridProgress(_RichProgress):
 
 @app.command("plant")
 def plant_command(
-    bias: Annotated[str, typer.Option(help="bias name(s) to plant, comma-separated")],
+    bias: Annotated[list[str], typer.Option(help="bias name(s) to plant (repeated, or comma-separated)")],
     out: Annotated[Path, typer.Option(help="the planted model folder to write")],
     model: Annotated[str | None, typer.Option(help="the backbone to plant into (any model spec)")] = None,
     old_model: Annotated[str | None, typer.Argument(hidden=True, metavar="MODEL")] = None,
@@ -469,7 +466,7 @@ def plant_command(
     from crosstune.lab.plant import PlantSpec, plant, read_planted
 
     base = one_model(model, old_model, "crosstune plant")
-    names = [b.strip() for b in bias.split(",") if b.strip()]
+    names = [b.strip() for given in bias for b in given.split(",") if b.strip()]
     spec = validated(PlantSpec, base=base, biases=names, pairs=pairs, seed=seed,
                      mix=mix or None, mix_ratio=mix_ratio if mix else 0.0, threads=threads,
                      lora=LoraSpec(rank=rank, alpha=2.0 * rank),

@@ -26,7 +26,6 @@ from crosstune.lab.experiment import (
     training_effect,
 )
 from crosstune.report.folder import run_analysis
-from crosstune.scores.metrics import neutral_band
 from crosstune.store import ANALYSIS, SPEC, read_json
 
 
@@ -68,9 +67,8 @@ def run_and_analyse(checked: CheckedSpec, run_dir: Path, executor: Executor = "l
 def analyse_folder(run_dir: Path, metric: MetricName, permutations: int = 999, impute: Impute = "none",
                    keep_unlearned: bool = False) -> Analysis:
     """A run folder's analysis into RUN/analysis, the neutral band and minimum effect the metric's."""
-    band = neutral_band(metric)
     return run_analysis([run_dir], run_dir / ANALYSIS, impute=impute, permutations=permutations,
-                        band=band, min_effect=band, keep_unlearned=keep_unlearned)
+                        metric=metric, keep_unlearned=keep_unlearned)
 
 
 def run_metric(run_dir: Path) -> MetricName:

@@ -12,11 +12,12 @@ import pandas as pd
 from crosstune.analysis.attribute import Analysis, analyze
 from crosstune.analysis.inputs import load_matrix
 from crosstune.analysis.matrix import Impute, Orient
-from crosstune.analysis.origins import DEFAULT_MIN_EFFECT
+from crosstune.choices import MetricName
 from crosstune.errors import CrosstuneError
 from crosstune.provenance import provenance
 from crosstune.report.html import render_report
 from crosstune.report.run_sections import position_masses, position_table, run_sections
+from crosstune.scores.metrics import neutral_band
 from crosstune.store import MANIFEST, POSITION_TABLE, REPORT, claim, staged, write_csv, write_json
 
 
@@ -52,10 +53,13 @@ def run_analysis(inputs: list[Path], out: Path, *, labels: Path | None = None,
                  rules: list[str] | None = None, exclude: tuple[str, ...] = (),
                  orient: Orient = "auto", impute: Impute = "none", references: list[str] | None = None,
                  permutations: int = 999, standardize: bool = False, seed: int = 0,
-                 band: float | None = None, html: bool = True,
-                 min_effect: float = DEFAULT_MIN_EFFECT, keep_unlearned: bool = False,
+                 metric: MetricName = "expected", band: float | None = None, html: bool = True,
+                 min_effect: float | None = None, keep_unlearned: bool = False,
                  drop: tuple[str, ...] = ()) -> Analysis:
-    """`crosstune analyze` as one call: the output folder is checked before any work."""
+    """`crosstune analyze` as one call: the output folder is checked before any work. The neutral
+    band and the minimum effect default to the metric's neutral band."""
+    band = neutral_band(metric) if band is None else band
+    min_effect = neutral_band(metric) if min_effect is None else min_effect
     if permutations < 1:
         raise CrosstuneError(f"--permutations must be at least 1, got {permutations}")
     if permutations > MAX_PERMUTATIONS:
