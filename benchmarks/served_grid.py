@@ -29,7 +29,7 @@ import pandas as pd
 from crosstune.experiment.serving import llama_cpp_config
 from crosstune.experiment.spec import load_spec
 from crosstune.lab.experiment import check_spec, claim_run_folder
-from crosstune.lab.pipeline import run_and_analyse
+from crosstune.lab.pipeline import run_and_analyze
 from crosstune.models.embedded import EMBEDDED
 from crosstune.store import ANALYSIS, SCORES
 from tests.llama_server import LlamaServer, free_port
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                               "biases": args.biases.split(","), "load_before": _load()}
     local_dir = work / "local"
     started = time.perf_counter()
-    report = run_and_analyse(check_spec(load_spec(_spec(work, "local", args))), local_dir)
+    report = run_and_analyze(check_spec(load_spec(_spec(work, "local", args))), local_dir)
     out["in_process"] = {"train_s": report.outcome.train_s, "evaluate_s": report.outcome.evaluate_s}
 
     port = free_port()
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     llama = LlamaServer(config_file=config, port=port).start()
     out["server_start_s"] = round(time.perf_counter() - started, 2)
     try:
-        report_served = run_and_analyse(served_spec, served_dir)
+        report_served = run_and_analyze(served_spec, served_dir)
     finally:
         llama.stop()
     out["served"] = {"train_s": report_served.outcome.train_s,

@@ -418,12 +418,12 @@ def report_command(
 ) -> None:
     """Analyse a finished `crosstune run` folder and write RUN/analysis/report.html."""
     from crosstune.experiment.run_folder import require_run_folder
-    from crosstune.lab.pipeline import analyse_folder, run_metric
+    from crosstune.lab.pipeline import analyze_folder, run_metric
     from crosstune.store import ANALYSIS
 
     require_run_folder(run_dir, "; for score tables use 'crosstune analyze'")
     with console.status("analysing"):
-        result = analyse_folder(run_dir, run_metric(run_dir), permutations, impute, keep_unlearned)
+        result = analyze_folder(run_dir, run_metric(run_dir), permutations, impute, keep_unlearned)
     _print_analysis(result, run_dir / ANALYSIS)
     _print_positions(run_dir)
 
@@ -496,7 +496,7 @@ def run_command(
     """Train the backbone x dataset x seed grid with LoRA, evaluate every model, analyse."""
     from crosstune.experiment.spec import load_spec
     from crosstune.lab.experiment import check_spec, plan, run_folder, trains_here
-    from crosstune.lab.pipeline import run_and_analyse
+    from crosstune.lab.pipeline import run_and_analyze
     from crosstune.store import ANALYSIS, FORMAT_ONLY, LOG, SCORES
 
     spec = load_spec(spec_file)
@@ -510,7 +510,7 @@ def run_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
                   console=console) as bar:
-        report = run_and_analyse(checked, run_dir, executor, address, _GridProgress(bar), analyze_after)
+        report = run_and_analyze(checked, run_dir, executor, address, _GridProgress(bar), analyze_after)
     outcome = report.outcome
     if outcome.format_only is not None:
         _print_frame(outcome.format_only, "format-only arms", run_dir / FORMAT_ONLY)

@@ -45,26 +45,26 @@ class RunReport:
     """The analysis refused the run folder (the run itself is finished and kept)."""
 
 
-def run_and_analyse(checked: CheckedSpec, run_dir: Path, executor: Executor = "local",
+def run_and_analyze(checked: CheckedSpec, run_dir: Path, executor: Executor = "local",
                     address: str | None = None, progress: RunProgress | None = None,
-                    analyse: bool = True) -> RunReport:
+                    analyze: bool = True) -> RunReport:
     """Train and evaluate the grid (resuming), then analyse the run folder into RUN/analysis."""
     spec = checked.spec
     outcome = run_experiment(checked, run_dir, executor, address, progress)
     analysis, skipped, error = None, None, None
-    if analyse:
+    if analyze:
         try:
             learned = len(cross_run(run_dir)[0].scores)
             if learned < MIN_MODELS:
                 skipped = f"only {learned} finetuned model(s) learned: too few to analyse"
             else:
-                analysis = analyse_folder(run_dir, spec.evaluation.metric)
+                analysis = analyze_folder(run_dir, spec.evaluation.metric)
         except CrosstuneError as err:
             error = str(err)
     return RunReport(outcome, plan(spec, run_dir), training_effect(spec, run_dir), analysis, skipped, error)
 
 
-def analyse_folder(run_dir: Path, metric: MetricName, permutations: int = 999, impute: Impute = "none",
+def analyze_folder(run_dir: Path, metric: MetricName, permutations: int = 999, impute: Impute = "none",
                    keep_unlearned: bool = False) -> Analysis:
     """A run folder's analysis into RUN/analysis, the neutral band and minimum effect the metric's."""
     return run_analysis([run_dir], run_dir / ANALYSIS, impute=impute, permutations=permutations,
