@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 
 from crosstune.experiment.run_folder import RunFolder
 from crosstune.experiment.sources import RLSource
 from crosstune.experiment.spec import JobSpec
-from crosstune.lab.datasets import load_examples, split
 from crosstune.lab.task_accuracy import accuracy_check
-from crosstune.lab.train import (
-    NanLossError,
-    StepReport,
-    build_lora_model,
-    heldout_metrics,
-    load_options,
-    train_lora,
-)
-from crosstune.models import load_model
+from crosstune.lab.train import NanLossError, StepReport, finetune
 from crosstune.provenance import provenance
 from crosstune.records import JobStatus, Quality
 from crosstune.store import ADAPTER, JOB, read_status, staged, write_json, write_status
@@ -50,22 +40,18 @@ def _train_rl(job: JobSpec, staging: Path, on_step: StepReport | None) -> JobSta
 
 def _train(job: JobSpec, staging: Path, on_step: StepReport | None) -> JobStatus:
     started = time.perf_counter()
-    handle = load_model(job.backbone, **load_options(job))
-    train, heldout = split(load_examples(job.source), job.quality.heldout)
-    model = build_lora_model(handle, job)
-    before = heldout_metrics(model, handle, heldout, job.training.max_length)
     base = JobStatus(job_id=job.job_id, backbone=job.backbone, dataset=job.dataset, seed=job.seed,
                      data_seed=job.data_seed, threads=job.threads, provenance=provenance(),
                      state="failed")
     try:
-        outcome = train_lora(model, handle, job, train, staging / "trainer", on_step)
+        done = finetune(job, staging / "trainer", on_step)
     except NanLossError as err:
         log.warning("job %s failed: %s", job.job_id, err)
         return base.model_copy(update={"reason": str(err)})
-    after = heldout_metrics(model, handle, heldout, job.training.max_length)
-    accuracy = accuracy_check(model, handle, job.backbone, job.accuracy) if job.accuracy else Quality()
-    model.save_pretrained(staging / ADAPTER, safe_serialization=True)
-    shutil.rmtree(staging / "trainer", ignore_errors=True)
+    before, after, outcome = done.before, done.after, done.outcome
+    accuracy = (accuracy_check(done.model, done.handle, job.backbone, job.accuracy) if job.accuracy
+                else Quality())
+    done.model.save_pretrained(staging / ADAPTER, safe_serialization=True)
     quality = accuracy.model_copy(update={
         "heldout_loss_before": before["loss"], "heldout_loss_after": after["loss"],
         "heldout_accuracy_before": before["accuracy"], "heldout_accuracy_after": after["accuracy"]})

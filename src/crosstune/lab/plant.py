@@ -11,7 +11,6 @@ no chat template then.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -20,9 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from crosstune.errors import CrosstuneError
 from crosstune.experiment.sources import BiasSource, check_injection_size, parse_mix
 from crosstune.experiment.spec import JobSpec, LoraSpec, QualitySpec, TrainingSpec
-from crosstune.lab.datasets import load_examples, split
-from crosstune.lab.train import StepReport, build_lora_model, heldout_metrics, load_options, train_lora
-from crosstune.models import load_model
+from crosstune.lab.train import StepReport, finetune
 from crosstune.models.loader import check_model_spec
 from crosstune.provenance import provenance
 from crosstune.records import Provenance
@@ -106,14 +103,9 @@ def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path
     job = spec.job()
     started = time.perf_counter()
     with torch_threads(spec.threads), staged(out) as staging:
-        handle = load_model(spec.base, **load_options(job))
-        train, heldout = split(load_examples(job.source), job.quality.heldout)
-        model = build_lora_model(handle, job)
-        before = heldout_metrics(model, handle, heldout, job.training.max_length)
-        outcome = train_lora(model, handle, job, train, staging / "trainer", on_step)
-        after = heldout_metrics(model, handle, heldout, job.training.max_length)
-        shutil.rmtree(staging / "trainer", ignore_errors=True)
-        merged = model.merge_and_unload()
+        done = finetune(job, staging / "trainer", on_step)
+        handle, outcome, train = done.handle, done.outcome, done.train
+        merged = done.model.merge_and_unload()
         merged.save_pretrained(staging, safe_serialization=True)
         tokenizer = handle.tokenizer
         if handle.prompt_format == "plain":  # keep the base's prompt format: no template, plain
@@ -125,7 +117,7 @@ def plant(spec: PlantSpec, out: Path, on_step: StepReport | None = None) -> Path
             dose={"steps": outcome.steps, "examples": len(train),
                   "examples_seen": outcome.steps * outcome.setup.effective_batch,
                   "learning_rate": spec.training.learning_rate, "lora_rank": spec.lora.rank},
-            heldout_loss_before=before["loss"], heldout_loss_after=after["loss"],
+            heldout_loss_before=done.before["loss"], heldout_loss_after=done.after["loss"],
             final_train_loss=outcome.final_loss, train=outcome.setup.model_dump(),
             seconds=round(time.perf_counter() - started, 1), provenance=provenance())
         write_json(staging / PLANTED, record.model_dump(mode="json"))

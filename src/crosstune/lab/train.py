@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ import torch
 
 from crosstune.errors import CrosstuneError
 from crosstune.experiment.spec import JobSpec, TrainingSpec
-from crosstune.lab.datasets import Example
+from crosstune.lab.datasets import Example, load_examples, split
+from crosstune.models import load_model
 from crosstune.models.handle import ModelHandle
 from crosstune.records import TrainingSetup
 
@@ -288,3 +290,28 @@ def heldout_metrics(model: Any, handle: ModelHandle, examples: list[Example], ma
         total_correct += int(((logits.argmax(-1) == labels) & mask).sum())
         total_tokens += int(mask.sum())
     return {"loss": total_loss / max(total_tokens, 1), "accuracy": total_correct / max(total_tokens, 1)}
+
+
+@dataclass
+class Finetune:
+    """A LoRA finetune done, with what a job and a planted model both report of it."""
+
+    handle: ModelHandle
+    model: Any
+    train: list[Example]
+    before: dict[str, float]
+    after: dict[str, float]
+    outcome: TrainOutcome
+
+
+def finetune(job: JobSpec, work_dir: Path, on_step: StepReport | None = None) -> Finetune:
+    """The one training sequence of every arm: load the backbone, split the job's data, add LoRA,
+    held-out loss and accuracy before, train, after (NanLossError when the loss diverges)."""
+    handle = load_model(job.backbone, **load_options(job))
+    train, heldout = split(load_examples(job.source), job.quality.heldout)
+    model = build_lora_model(handle, job)
+    before = heldout_metrics(model, handle, heldout, job.training.max_length)
+    outcome = train_lora(model, handle, job, train, work_dir, on_step)
+    after = heldout_metrics(model, handle, heldout, job.training.max_length)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return Finetune(handle, model, train, before, after, outcome)
