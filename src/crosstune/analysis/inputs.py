@@ -129,8 +129,8 @@ def cross_run(run_dir: Path, exclude: tuple[str, ...] = (), keep_unlearned: bool
     scores = read_csv(run_dir / SCORES, "run scores", index_col=0)
     scores = drop_excluded(scores.set_axis(scores.index.map(str)), exclude, str(run_dir))
     scores = numeric_scores(scores, run_dir / SCORES)
-    labels = read_csv(run_dir / LABELS, "run labels", index_col=0, dtype=str, keep_default_na=False)
-    if not {"backbone", "instruction", "seed", "learned"} <= set(labels.columns):
+    labels = RunFolder(run_dir).labels()  # the one reader of labels.csv
+    if labels is None:
         raise CrosstuneError(f"{run_dir / LABELS} lacks backbone/instruction/seed/learned columns: "
                              "rerun 'crosstune run' to rewrite it")
     unscored = sorted(set(labels.index) - set(scores.index))
