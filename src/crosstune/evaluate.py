@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crosstune.engine import OptionScorer, ResultCache
-from crosstune.engine.backend import Backend, BackendOptions, backend_kind, open_backend
+from crosstune.engine.backend import Backend, BackendOptions, Batching, backend_kind, open_backend
 from crosstune.engine.cache import result_cache
 from crosstune.errors import CrosstuneError, validated
 from crosstune.eval_config import EvalConfig
@@ -216,7 +216,7 @@ def evaluate_model(model: str, config: EvalConfig, folder: Path | None = None, *
     cache = result_cache()
     options = BackendOptions(adapter, prompt_format, device, dtype, trust_remote_code, served,
                              generate=config.method == "generate",
-                             extra={"token_budget": config.token_budget},
+                             batching=Batching(token_budget=config.token_budget),
                              notify=getattr(progress, "note", None))
     if progress:
         progress.stage(f"checking {served.base_url} ({served_id(model)})" if backend_kind(model)

@@ -37,6 +37,19 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Batching:
+    """How a local model batches its forward passes (a server batches on its own)."""
+
+    token_budget: int = 2048
+    """Max padded tokens per scoring batch."""
+    batch_size: int = 8
+    """Sequences per generation batch."""
+
+
+DEFAULT_BATCHING = Batching()
+
+
+@dataclass(frozen=True)
 class Sampling:
     """Sampled generation: what the samples depend on besides the context."""
 
@@ -106,8 +119,8 @@ class BackendOptions:
     """The server's settings (any model id: the spec's id replaces it)."""
     generate: bool = False
     """Served: only generation will be asked for (no log-probability check)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of the backend's own (a local model's token budget)."""
+    batching: Batching = DEFAULT_BATCHING
+    """A local model's batching."""
     notify: Callable[[str], None] | None = field(default=None, compare=False)
     """Passing remarks for the progress display (a served request being retried)."""
 

@@ -88,4 +88,4 @@ def open_backend(spec: str, options: BackendOptions, cache: ResultCache | None =
 
     handle = load_model(spec, options.adapter, options.prompt_format, options.device,
                         options.dtype, trust_remote_code=options.trust_remote_code)
-    return LocalBackend(handle, cache, **options.extra)
+    return LocalBackend(handle, cache, options.batching.token_budget, options.batching.batch_size)

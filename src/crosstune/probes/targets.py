@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from crosstune.engine.backend import Backend, BackendOptions, open_backend
+from crosstune.engine.backend import DEFAULT_BATCHING, Backend, BackendOptions, Batching, open_backend
 from crosstune.engine.cache import ResultCache
 from crosstune.errors import CrosstuneError
 from crosstune.experiment.run_folder import UNTUNED, RunFolder, is_run_folder
@@ -53,10 +53,10 @@ def check_request(request: ModelRequest, probe: str) -> None:
                                  "backbone as the model")
 
 
-def options(request: ModelRequest, **extra: Any) -> BackendOptions:
-    """How the request's models open: its loader options, its server, a local model's `extra`."""
+def options(request: ModelRequest, batching: Batching = DEFAULT_BATCHING) -> BackendOptions:
+    """How the request's models open: its loader options, its server, a local model's batching."""
     return BackendOptions(request.adapter, request.prompt_format, request.device, request.dtype,
-                          request.trust_remote_code, request.served, extra=extra)
+                          request.trust_remote_code, request.served, batching=batching)
 
 
 def load(request: ModelRequest, source: str) -> ModelHandle:
@@ -67,21 +67,21 @@ def load(request: ModelRequest, source: str) -> ModelHandle:
 
 
 def open_target(request: ModelRequest, source: str, cache: ResultCache | None = None,
-                **extra: Any) -> Backend:
+                batching: Batching = DEFAULT_BATCHING) -> Backend:
     """One model of the request as a Backend (loaded, or its server checked)."""
-    return open_backend(source, options(request, **extra), cache)
+    return open_backend(source, options(request, batching), cache)
 
 
-def targets(request: ModelRequest, cache: ResultCache | None = None, **extra: Any
+def targets(request: ModelRequest, cache: ResultCache | None = None, batching: Batching = DEFAULT_BATCHING
             ) -> Iterator[tuple[Target, Backend]]:
-    """Each model to probe, opened, in request order (`extra`: a local backend's options)."""
+    """Each model to probe, opened, in request order."""
     for source in request.models:
         if is_run_folder(Path(source)):
-            yield from _run_targets(Path(source), request, cache, extra)
+            yield from _run_targets(Path(source), request, cache, batching)
             continue
         name = slug(served_id(source) or Path(source).name or source)
         adapter = f"+{slug(Path(request.adapter).name)}" if request.adapter else ""
-        backend = open_target(request, source, cache, **extra)
+        backend = open_target(request, source, cache, batching)
         try:
             yield Target(name + adapter, source), backend
         finally:
@@ -89,7 +89,7 @@ def targets(request: ModelRequest, cache: ResultCache | None = None, **extra: An
 
 
 def _run_targets(run_dir: Path, request: ModelRequest, cache: ResultCache | None,
-                 extra: dict[str, Any]) -> Iterator[tuple[Target, Backend]]:
+                 batching: Batching) -> Iterator[tuple[Target, Backend]]:
     from crosstune.engine.local import LocalBackend
 
     run = RunFolder(run_dir)
@@ -111,7 +111,7 @@ def _run_targets(run_dir: Path, request: ModelRequest, cache: ResultCache | None
         for model in (m for m in models if m.backbone == backbone):
             if model.job is not None:
                 handle = attach_adapter(handle, model.job.adapter, name=model.job.spec.job_id)
-            yield _target(model), LocalBackend(handle, cache, **extra)
+            yield _target(model), LocalBackend(handle, cache, batching.token_budget, batching.batch_size)
 
 
 def _target(model: Any) -> Target:
@@ -122,13 +122,13 @@ def _target(model: Any) -> Target:
 
 
 def each_target(request: ModelRequest, probe: Callable[[Backend], dict[str, pd.DataFrame]],
-                cache: ResultCache | None = None, **extra: Any
+                cache: ResultCache | None = None, batching: Batching = DEFAULT_BATCHING
                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Run `probe` on every target; its tables concatenated with a `model` column, and a model table."""
     tables: dict[str, list[pd.DataFrame]] = {}
     rows = []
     started = time.perf_counter()
-    for target, backend in targets(request, cache, **extra):
+    for target, backend in targets(request, cache, batching):
         loaded = time.perf_counter()
         for name, frame in probe(backend).items():
             tables.setdefault(name, []).append(frame.assign(model=target.model))

@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.engine import ResultCache
-from crosstune.engine.backend import Backend, Context
+from crosstune.engine.backend import Backend, Batching, Context
 from crosstune.engine.cache import result_cache
 from crosstune.models import ModelHandle
 from crosstune.probes.calibration import files as F
@@ -126,7 +126,7 @@ class Calibration(ProbeDefaults):
             scorers.add(backend.method_name(False))
             return probe_model(backend, questions, config, boots, cache, progress)
 
-        tables, models = each_target(targets, probe, cache, token_budget=config.token_budget)
+        tables, models = each_target(targets, probe, cache, Batching(token_budget=config.token_budget))
         tables[F.DIFFERENCES_CSV] = differences(tables[F.ANSWERS_PARQUET], models, config, boots)
         tables[F.MODELS_CSV] = models
         facts = {"scorer": ", ".join(sorted(scorers)), "answer_cue": ANSWER_CUE, "instruction": INSTRUCTION,

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from crosstune.engine import ResultCache
-from crosstune.engine.backend import Backend
+from crosstune.engine.backend import Backend, Batching
 from crosstune.engine.cache import result_cache
 from crosstune.engine.generation import Generator
 from crosstune.errors import CrosstuneError
@@ -307,9 +307,9 @@ class Faithfulness(ProbeDefaults):
         questions = build_questions(config.questions_file, config.questions, config.seed)
         boots = resamples(len(questions), config.bootstrap, config.seed)  # its size checked before loading
         cache = result_cache()
-        local = {"batch_size": config.batch_size}
+        local = Batching(batch_size=config.batch_size)
         rewriter = (open_target(ModelRequest((config.rewriter,), device=targets.device,
-                                             served=targets.served), config.rewriter, cache, **local)
+                                             served=targets.served), config.rewriter, cache, local)
                     if config.rewriter else None)
         generation: set[str] = set()
 
@@ -319,7 +319,7 @@ class Faithfulness(ProbeDefaults):
             return probe_model(backend, questions, config, cache, rewriter, progress)
 
         try:
-            tables, models = each_target(targets, probe, cache, **local)
+            tables, models = each_target(targets, probe, cache, local)
         finally:
             if rewriter is not None:
                 rewriter.close()
