@@ -48,7 +48,9 @@ class Tally:
 
 def grpo_arguments(job: JobSpec, rl: RLSpec, work_dir: Path, devices: Devices) -> dict[str, Any]:
     """GRPOConfig's keyword arguments: a group of completions per question, `prompts_per_step`
-    questions per step, constant learning rate, seeded, nothing saved by TRL."""
+    questions per step, constant learning rate, seeded, nothing saved by TRL. No activation
+    checkpointing (TRL's default turns it on): like the SFT arms, a small model on a CPU pays the
+    recomputation and has the memory to spare."""
     return {
         "output_dir": str(work_dir), "max_steps": rl.steps, "learning_rate": rl.learning_rate,
         "lr_scheduler_type": "constant", "per_device_train_batch_size": rl.prompts_per_step * rl.group_size,
@@ -56,6 +58,7 @@ def grpo_arguments(job: JobSpec, rl: RLSpec, work_dir: Path, devices: Devices) -
         "temperature": rl.temperature, "beta": rl.beta, "seed": job.seed, "data_seed": job.data_seed,
         "logging_steps": 1, "save_strategy": "no", "report_to": [], "disable_tqdm": True,
         "dataloader_num_workers": 0, "use_cpu": not devices.cuda, "bf16": False,
+        "activation_checkpointing": False,
     }
 
 
