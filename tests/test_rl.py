@@ -12,7 +12,7 @@ from crosstune.experiment.sources import RLSource, parse_dataset
 from crosstune.experiment.spec import ExperimentSpec, RLSpec, jobs, load_spec
 from crosstune.lab.rl.check import check_rl
 from crosstune.lab.rl.parsing import FORMATS, entropy_bits, format_shares, parse, repetitive
-from crosstune.lab.rl.questions import eval_questions, question_set, too_hard_questions
+from crosstune.lab.rl.questions import eval_questions, question_set, run_eval_questions, too_hard_questions
 from crosstune.lab.rl.rewards import BINARY, BRIER, binary, brier, load_reward
 
 CHOICES = ("12", "15", "18", "21")
@@ -198,3 +198,23 @@ def test_the_run_table_gives_each_arm_its_change_with_a_t_interval_over_seeds():
     assert row["change"] == pytest.approx(0.2)
     half = 12.706 * 0.02 ** 0.5 / 2 ** 0.5  # t(0.975, 1) x sd(0.1, 0.3) / sqrt(2)
     assert row["change_ci_low"] == pytest.approx(0.2 - half, rel=1e-3)
+
+
+def test_every_arm_of_a_run_is_measured_on_the_same_questions_none_of_them_trained_on():
+    rl = RLSpec(question_sets=["feasible", "too-hard"], train_questions=64, eval_questions=40)
+    held = run_eval_questions(rl)
+    trained = {q.question for name in rl.question_sets for q in question_set(name, 64, rl.seed)}
+    assert len(held) == 40 and not {q.question for q in held} & trained
+    only_feasible = run_eval_questions(rl.model_copy(update={"question_sets": ["feasible"]}))
+    assert [q.question for q in only_feasible] == [q.question for q in held]
+
+
+def test_a_seed_whose_model_states_no_confidence_is_not_counted_for_that_metric():
+    from crosstune.lab.rl.tables import calibration_table
+
+    rows = [{"backbone": "m", "reward": "binary", "questions": "feasible", "kind": "stated",
+             "metric": "stated_ece", "seed": seed, "when": when, "value": value}
+            for seed, before, after in ((0, 0.7, 0.5), (1, 0.7, 0.6), (2, 0.7, float("nan")))
+            for when, value in (("before", before), ("after", after))]
+    [row] = calibration_table(pd.DataFrame(rows)).to_dict("records")
+    assert row["seeds"] == 2 and row["change"] == pytest.approx(-0.15)

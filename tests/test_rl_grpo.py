@@ -7,7 +7,7 @@ import pandas as pd
 from crosstune.experiment import rl as F
 from crosstune.experiment.run_folder import RunFolder
 from crosstune.experiment.spec import ExperimentSpec
-from crosstune.lab.experiment import collect, evaluate_all, train_all
+from crosstune.lab.experiment import collect, evaluate_all, train_all, training_effect
 from crosstune.lab.rl.tables import write_rl
 from crosstune.report.run_sections import rl_section
 
@@ -36,6 +36,7 @@ def test_a_grpo_arm_trains_is_measured_evaluated_on_the_suite_and_reported(saved
     evaluate_all(run)  # the bias suite, before (untuned) and after (the RL finetune)
     scores, labels = collect(run)
     assert len(scores) == 2 and set(labels.instruction) == {"untuned", "rl-brier:feasible"}
+    assert training_effect(spec, tmp_path).empty  # no instruction data held out: no row of NaNs
 
     table = write_rl(run)
     assert {"stated", "option"} == set(table.kind)

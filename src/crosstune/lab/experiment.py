@@ -297,12 +297,13 @@ def _evaluate_served(run: RunFolder, spec: ExperimentSpec, backbone: str, job_id
 
 def training_effect(spec: ExperimentSpec, run_dir: Path) -> pd.DataFrame:
     """Per backbone and dataset: the finished jobs' mean held-out loss and token accuracy on their
-    own instruction data, before and after finetuning; did training change behaviour at all?"""
+    own instruction data, before and after finetuning; did training change behaviour at all?
+    RL jobs have no instruction data to hold out (their tables are the RL arms')."""
     run = RunFolder(run_dir, spec)
     rows = []
     for model in run.models():
         q = model.job.status.quality if model.job and model.job.status else None
-        if q is None:
+        if q is None or q.heldout_loss_before is None:
             continue
         rows.append({"backbone": model.backbone, "dataset": model.instruction,
                      "loss_before": q.heldout_loss_before, "loss_after": q.heldout_loss_after,

@@ -19,7 +19,7 @@ from crosstune.experiment.sources import RLSource
 from crosstune.experiment.spec import JobSpec, RLSpec
 from crosstune.lab.rl import measure
 from crosstune.lab.rl.parsing import Parsed
-from crosstune.lab.rl.questions import eval_questions, question_set
+from crosstune.lab.rl.questions import question_set, run_eval_questions
 from crosstune.lab.rl.rewards import Reward, load_reward, trl_reward
 from crosstune.lab.train import Devices, StepReport, build_lora_model, load_options
 from crosstune.models import load_model
@@ -73,7 +73,7 @@ def run_rl_job(job: JobSpec, staging: Path, on_step: StepReport | None = None) -
     started = time.perf_counter()
     reward = load_reward(source.reward, rl.allow_code)
     train_qs = question_set(source.questions, rl.train_questions, rl.seed)
-    eval_qs = eval_questions(rl.eval_questions, rl.seed, train_qs)
+    eval_qs = run_eval_questions(rl)
     census_qs = eval_qs[:rl.census_questions]
     boots = cm.resamples(len(eval_qs), rl.bootstrap, rl.seed)
     handle = load_model(job.backbone, **load_options(job))

@@ -4,7 +4,8 @@
 `too-hard` asks for the product of two three-digit numbers among eight close candidates, which a
 small model cannot compute (its accuracy is chance, 1/8); a `.jsonl` path is the user's file in
 the probe's format. Training and evaluation questions come from different seeds, and the
-evaluation set is always the feasible one, so every arm is measured on the same questions.
+evaluation set is always the feasible one, minus the training questions of every set the spec
+names, so every arm of a run is measured on the same questions.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import random
 from pathlib import Path
 
 from crosstune.errors import CrosstuneError
+from crosstune.experiment.spec import RLSpec
 from crosstune.probes.questions import Question, generate_questions, load_questions, prompt_text
 
 INSTRUCTION = ("Give the letter of the correct option, then how confident you are that it is "
@@ -55,7 +57,16 @@ def question_set(name: str, n: int, seed: int) -> list[Question]:
 
 
 def eval_questions(n: int, seed: int, training: list[Question]) -> list[Question]:
-    """The feasible evaluation set, minus any question text a training set holds."""
+    """The feasible evaluation set, minus any question text in `training` (pass every arm's
+    training questions, so that all arms are measured on the same questions)."""
     seen = {q.question for q in training}
     fresh = [q for q in generate_questions(3 * n, seed + EVAL_SEED_OFFSET) if q.question not in seen]
     return fresh[:n]
+
+
+def run_eval_questions(rl: RLSpec) -> list[Question]:
+    """The feasible questions every arm of the run is measured on: none of them is a training
+    question of any arm, and no arm's own set decides which they are."""
+    every_arms_training = [q for name in rl.question_sets
+                           for q in question_set(name, rl.train_questions, rl.seed)]
+    return eval_questions(rl.eval_questions, rl.seed, every_arms_training)

@@ -45,7 +45,9 @@ def job_tables(run: RunFolder) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def calibration_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per arm, kind and metric: mean before and after over seeds, and the change with a t CI."""
+    """Per arm, kind and metric: mean before and after over seeds, and the change with a t CI;
+    `seeds` counts the seeds where the metric is defined before and after (a stated-confidence
+    metric is not, for a model that states no confidence)."""
     keys = [*ARM, "kind", "metric", "seed"]
     wide = metrics.set_index([*keys, "when"])["value"].unstack("when").reset_index()  # NaN kept
     rows = []
@@ -53,7 +55,8 @@ def calibration_table(metrics: pd.DataFrame) -> pd.DataFrame:
         change = (group["after"] - group["before"]).to_numpy(float)
         low, high = _t_interval(change)
         rows.append(dict(zip([*ARM, "kind", "metric"], key, strict=True)) | {
-            "seeds": len(group), "before": group["before"].mean(), "after": group["after"].mean(),
+            "seeds": int(np.isfinite(change).sum()), "before": group["before"].mean(),
+            "after": group["after"].mean(),
             "change": np.nanmean(change) if np.isfinite(change).any() else np.nan,
             "change_ci_low": low, "change_ci_high": high})
     return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
