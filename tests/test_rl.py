@@ -218,3 +218,12 @@ def test_a_seed_whose_model_states_no_confidence_is_not_counted_for_that_metric(
             for when, value in (("before", before), ("after", after))]
     [row] = calibration_table(pd.DataFrame(rows)).to_dict("records")
     assert row["seeds"] == 2 and row["change"] == pytest.approx(-0.15)
+
+
+def test_one_letter_for_every_question_is_a_modal_answer_share_of_one():
+    from crosstune.lab.rl.measure import modal_answer_share
+
+    assert modal_answer_share(pd.Series([0, 0, 0, 0])) == 1.0
+    assert modal_answer_share(pd.Series([0, 1, 2, 3])) == 0.25
+    assert modal_answer_share(pd.Series([0, 0, None, None])) == 0.5  # unread answers are not the mode
+    assert modal_answer_share(pd.Series([None, None])) == 0.0

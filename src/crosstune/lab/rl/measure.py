@@ -1,7 +1,8 @@
 """What the RL arm measures on a model, before, during and after training.
 
 - stated confidence: greedy completions to the RL prompt, parsed; accuracy (an unreadable answer
-  counts as wrong), parse and repetition rates, and, over completions that state a confidence,
+  counts as wrong), parse and repetition rates, the modal answer share (one letter given to every
+  question is a shortcut, whatever the format), and, over completions that state a confidence,
   its top-label ECE and binary Brier score, with bootstrap CIs over questions;
 - option probabilities: the calibration probe's own scoring and metrics (`probes/calibration`);
 - format census: sampled completions' answer formats, their shares and entropy.
@@ -56,6 +57,13 @@ def stated_items(handle: ModelHandle, questions: list[Question], max_new_tokens:
     return read_completions(questions, texts)
 
 
+def modal_answer_share(answers: pd.Series) -> float:
+    """The share of questions given the most common answer (missing answers count as other):
+    near 1, the model gives one letter whatever the question; compare it with the answer key's."""
+    given = answers.dropna()
+    return float(given.value_counts().iloc[0] / len(answers)) if len(given) else 0.0
+
+
 def _stated_values(items: pd.DataFrame) -> dict[str, float]:
     stated = items[items["complete"]]
     conf = stated["confidence"].to_numpy(float)
@@ -66,6 +74,7 @@ def _stated_values(items: pd.DataFrame) -> dict[str, float]:
         "parse_rate": float(items["answered"].mean()),
         "confidence_rate": float(items["complete"].mean()),
         "repetition_rate": float(items["repetitive"].mean()),
+        "modal_answer_share": modal_answer_share(items["predicted"]),
         "stated_ece": cm.binned_ece(conf, correct, BINS, "width") if some else np.nan,
         "stated_brier": float(((conf - correct) ** 2).mean()) if some else np.nan,
         "stated_mean_confidence": float(conf.mean()) if some else np.nan,

@@ -14,7 +14,7 @@ from crosstune.experiment.run_folder import RunFolder
 from crosstune.experiment.sources import RLSource
 from crosstune.store import write_csv
 
-DIFFICULTY_METRICS = ("accuracy", "repetition_rate", "parse_rate")
+DIFFICULTY_METRICS = ("accuracy", "repetition_rate", "modal_answer_share", "parse_rate")
 
 
 def _t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
